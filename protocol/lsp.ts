@@ -1,0 +1,76 @@
+/**
+ * Custom JSON-RPC messages of the daemon (`edit-dllm serve --stdio`), shared by server, client and
+ * webview. Standard LSP messages (initialize, didOpen, inlineCompletion, ...) come from the LSP types.
+ */
+import type { GenerationTrace, StepEvent } from "./trace";
+
+export type StopRuleName =
+  | "full"
+  | "fixed"
+  | "edit"
+  | "edit-released"
+  | "edit-subspace"
+  | "edit-token"
+  | "jot"
+  | "confidence";
+
+/** A rule name, or an early-stop rule composed on a per-step commit rule: "edit+confidence". */
+export type StopSpec = string;
+
+export type ParamValue = number | string | boolean;
+
+export interface GenerateParams {
+  prompt: string;
+  stop?: StopSpec;
+  params?: Record<string, ParamValue>;
+  task?: string;
+}
+
+export interface GenerateResult {
+  text: string;
+  trace: GenerationTrace;
+}
+
+/** `$/progress` value for an `edit/generate` request carrying a work-done token. */
+export interface GenerateProgress {
+  kind: "report";
+  message: string;
+  percentage?: number;
+  event: StepEvent;
+}
+
+export type DaemonState = "loading" | "ready" | "generating" | "slow" | "failed";
+
+export interface StatusResult {
+  state: DaemonState;
+  bundle: string | null;
+  provider: string | null;
+  loadMs: number | null;
+  queueLength: number;
+  message?: string;
+}
+
+/** Settings the client sends in workspace/didChangeConfiguration under the "edit" section. */
+export interface DaemonSettings {
+  bundlePath?: string;
+  executionProvider?: "auto" | "cpu" | "cuda" | "dml" | "coreml" | "webgpu";
+  stopRule?: StopSpec;
+  stopParams?: Record<string, ParamValue>;
+  genLength?: number;
+  blockLength?: number;
+  steps?: number;
+}
+
+export const Methods = {
+  generate: "edit/generate",
+  status: "edit/status",
+  statusDidChange: "edit/status/didChange",
+} as const;
+
+/** Messages from the extension to the trace webview and back. */
+export type WebviewMessage =
+  | { type: "trace"; trace: GenerationTrace }
+  | { type: "begin"; prompt: string; rule: string; blocks: number; blockBudget: number }
+  | { type: "step"; event: StepEvent }
+  | { type: "clear" };
+export type WebviewReply = { type: "ready" };
