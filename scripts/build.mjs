@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Bundles the CLI/daemon (server), the VS Code client and the webview with esbuild into dist/.
+// Entry points that do not exist yet are skipped, so the build works while parts are being written.
+import { build } from "esbuild";
+import { existsSync } from "node:fs";
+
+const common = { bundle: true, sourcemap: true, logLevel: "warning" };
+const targets = [
+  // onnxruntime-node is a native addon: it stays external and is loaded from node_modules.
+  { entryPoints: ["server/src/cli.ts"], outfile: "dist/cli.js", platform: "node", format: "cjs", target: "node20", external: ["onnxruntime-node"] },
+  { entryPoints: ["client/src/extension.ts"], outfile: "dist/extension.js", platform: "node", format: "cjs", target: "node20", external: ["vscode"] },
+  { entryPoints: ["webview/src/main.ts"], outfile: "dist/webview.js", platform: "browser", format: "esm", target: "es2022" },
+];
+for (const t of targets) {
+  if (!existsSync(t.entryPoints[0])) continue;
+  await build({ ...common, ...t });
+}
