@@ -48,6 +48,25 @@ export interface StatusResult {
   loadMs: number | null;
   queueLength: number;
   message?: string;
+  /** Request counters since the daemon started (cache hits show up here: no forward was run). */
+  counters?: DaemonCounters;
+}
+
+export interface DaemonCounters {
+  /** Engine generations that ran to the end (inline completions and edit/generate). */
+  generations: number;
+  /** Model forwards run by those generations. */
+  forwards: number;
+  /** Inline completions served from the cache: the same request again, or typed along a cached one. */
+  cacheHits: number;
+  typedAlongHits: number;
+  cacheMisses: number;
+  /** Requests aborted because a newer inline request for the same document arrived. */
+  superseded: number;
+  /** Requests aborted by $/cancelRequest. */
+  cancelled: number;
+  /** Requests that ended with an engine error. */
+  errors: number;
 }
 
 /** Settings the client sends in workspace/didChangeConfiguration under the "edit" section. */
