@@ -1,0 +1,73 @@
+"""Multi-step integer arithmetic (GSM-like, word-free): "347+85-126" -> worked steps -> "#306".
+
+Answer format (chosen so each character is predictable from nearby characters, see FACTS.md):
+every step is written with 4-digit, zero-padded, digit-REVERSED operands and result,
+"7430+5800=2340;2340-6210=6030;#306": result digit i depends only on operand digits i and the
+carry from digit i-1, which sit at fixed offsets in the same step. The final answer after '#' is
+the plain decimal value.
+"""
+from __future__ import annotations
+
+import random
+
+from .base import Item, SplitSizes, final_answer, split_items
+
+NAME = "arith"
+TEMPLATE = "A:{prompt}="
+SEED = 1001
+SIZES = SplitSizes(train=20000, test=1000)
+WIDTH = 4
+
+
+def _rev(n: int) -> str:
+    return str(n).zfill(WIDTH)[::-1]
+
+
+def worked(numbers: list[int], ops: list[str]) -> str:
+    acc = numbers[0]
+    steps = []
+    for op, b in zip(ops, numbers[1:]):
+        res = acc + b if op == "+" else acc - b
+        steps.append(f"{_rev(acc)}{op}{_rev(b)}={_rev(res)};")
+        acc = res
+    return "".join(steps) + f"#{acc}"
+
+
+def _draw(rng: random.Random) -> Item | None:
+    n_ops = rng.choice((2, 3))
+    numbers = [rng.randint(10, 999) for _ in range(n_ops + 1)]
+    ops = [rng.choice("+-") for _ in range(n_ops)]
+    acc = numbers[0]
+    for op, b in zip(ops, numbers[1:]):
+        acc = acc + b if op == "+" else acc - b
+        if acc < 0:  # keep every intermediate result non-negative (the format has no sign)
+            return None
+    prompt = str(numbers[0]) + "".join(f"{op}{b}" for op, b in zip(ops, numbers[1:]))
+    return Item(NAME, prompt, worked(numbers, ops), {"value": acc})
+
+
+def generate(split: str) -> list[Item]:
+    return split_items(NAME, _draw, SIZES, split, SEED)
+
+
+def extract_answer(text: str) -> str | None:
+    return final_answer(text)
+
+
+def check(item: Item, generated: str) -> bool:
+    ans = extract_answer(generated)
+    if ans is None or not ans.isdigit():
+        return False
+    # Value of the prompt expression, evaluated here rather than trusted from meta.
+    return int(ans) == _evaluate(item.prompt)
+
+
+def _evaluate(prompt: str) -> int:
+    total, num, sign = 0, "", 1
+    for ch in prompt + "+":
+        if ch.isdigit():
+            num += ch
+        else:
+            total += sign * int(num)
+            num, sign = "", (1 if ch == "+" else -1)
+    return total
