@@ -1,0 +1,246 @@
+/**
+ * The block-wise denoising loop (bundle contract "Sampler semantics", EDIT Alg. 1 for the stop):
+ * per block, per step: one forward, x0/confidence on the block's masked positions, the stop rule
+ * observes the step before its commit, then the scheduled k most confident (plus the rule's early
+ * commits) are unmasked. A stop either argmax-fills the block (polish p = 0) or spends p polish
+ * forwards; EOS in a finished block skips the remaining blocks.
+ */
+import type { BlockTrace, StepEvent, StepTrace } from "../../../protocol/trace";
+import type { ScheduleName } from "../bundle/bundle-json";
+import { CancelledError } from "../errors";
+import type { DllmModel, ForwardResult } from "../model/types";
+import type { StepDecision, StepView, StopRule } from "../stop/rule";
+import { SeededRandom, gumbelArgmax } from "./gumbel";
+import { transferCounts } from "./schedule";
+import { argmaxRow, softmaxProb, topKByConfidence } from "./select";
+
+export interface DenoiseOptions {
+  promptIds: readonly number[];
+  genLength: number;
+  blockLength: number;
+  steps: number;
+  schedule: ScheduleName;
+  maskId: number;
+  eosId: number;
+  temperature?: number;
+  seed?: number;
+  signal?: AbortSignal;
+  onStep?: (event: StepEvent) => void;
+}
+
+export interface DenoiseResult {
+  /** The whole final sequence (prompt + generation). */
+  ids: Int32Array;
+  /** The generated part (genLength ids, eos-filled after an EOS block). */
+  outputIds: number[];
+  blocks: BlockTrace[];
+  forwardMs: number;
+  ruleMs: number;
+}
+
+interface StepChoice {
+  visible: number[];
+  masked: number[];
+  x0: Int32Array;
+  confidence: Float64Array;
+}
+
+export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOptions): Promise<DenoiseResult> {
+  const promptLen = o.promptIds.length;
+  const seqLen = promptLen + o.genLength;
+  const ids = new Int32Array(seqLen);
+  ids.set(o.promptIds);
+  ids.fill(o.maskId, promptLen);
+  const numBlocks = o.genLength / o.blockLength;
+  const budget = o.steps / numBlocks;
+  const counts = transferCounts(o.schedule, o.blockLength, budget);
+  const temperature = o.temperature ?? 0;
+  const rng = new SeededRandom(o.seed ?? 0);
+  const blocks: BlockTrace[] = [];
+  let forwardMsTotal = 0;
+  let ruleMsTotal = 0;
+
+  const checkCancelled = () => {
+    if (o.signal?.aborted) throw new CancelledError();
+  };
+  const timedForward = async (): Promise<{ res: ForwardResult; ms: number }> => {
+    checkCancelled();
+    const t0 = performance.now();
+    const res = await model.forward(ids);
+    const ms = performance.now() - t0;
+    forwardMsTotal += ms;
+    checkCancelled();
+    return { res, ms };
+  };
+  const choose = (res: ForwardResult, start: number, end: number): StepChoice => {
+    const visible: number[] = [];
+    const masked: number[] = [];
+    for (let p = start; p < end; p++) (ids[p] === o.maskId ? masked : visible).push(p);
+    const x0 = new Int32Array(masked.length);
+    const confidence = new Float64Array(masked.length);
+    masked.forEach((p, i) => {
+      const off = p * res.vocab;
+      x0[i] = temperature > 0 ? gumbelArgmax(res.logits, off, res.vocab, temperature, rng) : argmaxRow(res.logits, off, res.vocab);
+      confidence[i] = softmaxProb(res.logits, off, res.vocab, x0[i]);
+    });
+    return { visible, masked, x0, confidence };
+  };
+  /** Unmasks the given indices into choice.masked; returns the committed positions ascending with their ids. */
+  const commit = (c: StepChoice, which: Iterable<number>): { positions: number[]; tokens: number[] } => {
+    const sorted = [...new Set(which)].sort((a, b) => c.masked[a] - c.masked[b]);
+    for (const i of sorted) ids[c.masked[i]] = c.x0[i];
+    return { positions: sorted.map((i) => c.masked[i]), tokens: sorted.map((i) => c.x0[i]) };
+  };
+
+  let eosSeen = false;
+  for (let b = 0; b < numBlocks; b++) {
+    const start = promptLen + b * o.blockLength;
+    const end = start + o.blockLength;
+    if (eosSeen) {
+      ids.fill(o.eosId, start, end);
+      blocks.push(emptyBlock(b, start, end, budget));
+      continue;
+    }
+    let maskedInGen = 0;
+    for (let p = promptLen; p < seqLen; p++) if (ids[p] === o.maskId) maskedInGen++;
+    rule.beginBlock({ index: b, start, end, budget, maskedFraction: maskedInGen / o.genLength });
+    const thresholds = rule.blockThresholds();
+    const block: BlockTrace = {
+      index: b,
+      start,
+      end,
+      budget,
+      stepsUsed: 0,
+      stopStep: null,
+      endedBy: "budget",
+      delta: thresholds?.delta ?? null,
+      omega: thresholds?.omega ?? null,
+      certificate: null,
+      steps: [],
+    };
+    const emit = (step: StepTrace) => {
+      block.steps.push(step);
+      block.stepsUsed++;
+      o.onStep?.({ block: b, blockBudget: budget, delta: block.delta, step });
+    };
+
+    for (let t = 1; t <= budget; t++) {
+      const { res, ms: forwardMs } = await timedForward();
+      const c = choose(res, start, end);
+      if (c.masked.length === 0) break; // defensive: the loop below ends blocks once all are committed
+      const view: StepView = {
+        step: t,
+        ids,
+        maskId: o.maskId,
+        seqLen,
+        vocab: res.vocab,
+        logits: res.logits,
+        activations: res.activations,
+        visible: c.visible,
+        masked: c.masked,
+        x0: c.x0,
+        confidence: c.confidence,
+      };
+      const r0 = performance.now();
+      const decision: StepDecision = rule.observe(view);
+      const ruleMs = performance.now() - r0;
+      ruleMsTotal += ruleMs;
+
+      const polish = rule.polishSteps;
+      const stopNow = decision.stop && t + polish < budget;
+      // The last step commits whatever is left, so a block never ends with masks (the counts sum to L anyway).
+      const k = t === budget ? c.masked.length : Math.min(counts[t - 1], c.masked.length);
+      const scheduled = topKByConfidence(c.masked, c.confidence, k);
+      const scheduledSet = new Set(scheduled);
+      let chosen: number[];
+      if (stopNow && polish === 0) {
+        chosen = c.masked.map((_, i) => i); // argmax fill of every still-masked position
+      } else {
+        chosen = [...scheduled];
+        const maskedIndex = new Map(c.masked.map((p, i) => [p, i]));
+        for (const p of decision.commitEarly ?? []) {
+          const i = maskedIndex.get(p);
+          if (i !== undefined && !scheduledSet.has(i)) chosen.push(i);
+        }
+      }
+      const done = commit(c, chosen);
+      emit({
+        step: t,
+        visible: c.visible,
+        sims: decision.sims ?? null,
+        kl: decision.kl ?? null,
+        counter: decision.counter ?? null,
+        margin: decision.margin ?? null,
+        committed: done.positions,
+        committedIds: done.tokens,
+        early: done.positions.filter((p) => !scheduledSet.has(c.masked.indexOf(p))),
+        polish: false,
+        forwardMs,
+        ruleMs,
+      });
+
+      if (stopNow) {
+        block.stopStep = t;
+        block.endedBy = "stop-rule";
+        block.certificate = rule.certificate?.() ?? null;
+        for (let i = 0; i < polish && countMasked(ids, start, end, o.maskId) > 0; i++) {
+          const { res: pres, ms } = await timedForward();
+          const pc = choose(pres, start, end);
+          const kp = Math.ceil(pc.masked.length / (polish - i));
+          const pdone = commit(pc, topKByConfidence(pc.masked, pc.confidence, kp));
+          emit({
+            step: t + i + 1,
+            visible: pc.visible,
+            sims: null,
+            kl: null,
+            counter: null,
+            margin: null,
+            committed: pdone.positions,
+            committedIds: pdone.tokens,
+            early: pdone.positions,
+            polish: true,
+            forwardMs: ms,
+            ruleMs: 0,
+          });
+        }
+        break;
+      }
+      if (countMasked(ids, start, end, o.maskId) === 0) {
+        block.endedBy = t === budget ? "budget" : "all-committed";
+        break;
+      }
+    }
+    blocks.push(block);
+    for (let p = start; p < end; p++) if (ids[p] === o.eosId) eosSeen = true;
+  }
+
+  return {
+    ids,
+    outputIds: Array.from(ids.subarray(promptLen)),
+    blocks,
+    forwardMs: forwardMsTotal,
+    ruleMs: ruleMsTotal,
+  };
+}
+
+function countMasked(ids: Int32Array, start: number, end: number, maskId: number): number {
+  let n = 0;
+  for (let p = start; p < end; p++) if (ids[p] === maskId) n++;
+  return n;
+}
+
+function emptyBlock(index: number, start: number, end: number, budget: number): BlockTrace {
+  return {
+    index,
+    start,
+    end,
+    budget,
+    stepsUsed: 0,
+    stopStep: null,
+    endedBy: "eos-skip",
+    delta: null,
+    omega: null,
+    certificate: null,
+    steps: [],
+  };
+}
