@@ -1,0 +1,145 @@
+/**
+ * Rule lookup and composition. A spec is a rule name ("edit") or an early-stop rule composed with
+ * per-step commit rules ("edit+confidence", "edit+jot", "edit-released+confidence", "full+jot"):
+ * the stop rule decides when the block ends (stop, trace fields, thresholds, certificate, polish);
+ * each commit rule adds positions to `commitEarly` (their union, ascending).
+ *
+ * Parameters: the task's calibrated defaults (ctx.defaults) are merged under the user's params.
+ * Defaults are calibrated for the task's own rule, so a default that names no parameter of the
+ * chosen rules is dropped; a user param that no chosen rule accepts is an error. In a composition a
+ * param goes to every part that declares it.
+ */
+import type { ParamValue } from "../../../protocol/lsp";
+import type { CertificateFlags } from "../../../protocol/trace";
+import { confidenceRule } from "./confidence";
+import type { RuleContext } from "./context";
+import type { RuleDefinition } from "./definition";
+import { editRule } from "./edit";
+import { editReleasedRule } from "./edit-released";
+import { editSubspaceRule } from "./edit-subspace";
+import { editTokenRule } from "./edit-token";
+import { StopRuleParamError, UnknownStopRuleError } from "./errors";
+import { fixedRule } from "./fixed";
+import { fullRule } from "./full";
+import { jotRule } from "./jot";
+import { describeAccepted } from "./params";
+import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
+
+const DEFINITIONS: readonly RuleDefinition[] = [
+  fullRule,
+  fixedRule,
+  editRule,
+  editReleasedRule,
+  editSubspaceRule,
+  editTokenRule,
+  jotRule,
+  confidenceRule,
+];
+const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
+
+export interface StopRuleListing {
+  name: string;
+  role: RuleDefinition["role"];
+  summary: string;
+  params: { name: string; type: string; default: ParamValue; accepted: string; doc: string }[];
+}
+
+/** Every rule with its parameters, defaults and accepted ranges (CLI `rules`, README). */
+export function listStopRules(): StopRuleListing[] {
+  return DEFINITIONS.map((d) => ({
+    name: d.name,
+    role: d.role,
+    summary: d.summary,
+    params: Object.entries(d.params).map(([name, spec]) => ({
+      name,
+      type: spec.type,
+      default: spec.default,
+      accepted: describeAccepted(spec),
+      doc: spec.doc,
+    })),
+  }));
+}
+
+/** Split "edit+confidence" into definitions: at most one stop rule, which must come first. */
+function resolveSpec(spec: string): RuleDefinition[] {
+  const known = DEFINITIONS.map((d) => d.name);
+  const names = spec.split("+").map((s) => s.trim());
+  const defs = names.map((n) => {
+    const d = BY_NAME.get(n);
+    if (!d) throw new UnknownStopRuleError(n, known, `unknown stop rule "${n}"${names.length > 1 ? ` in "${spec}"` : ""}`);
+    return d;
+  });
+  if (new Set(names).size !== names.length) {
+    throw new UnknownStopRuleError(spec, known, `"${spec}" names a rule twice`);
+  }
+  if (defs.slice(1).some((d) => d.role === "stop")) {
+    throw new UnknownStopRuleError(
+      spec,
+      known,
+      `"${spec}" composes more than one early-stop rule or puts one after a commit rule: write the stop rule (${DEFINITIONS.filter(
+        (d) => d.role === "stop",
+      )
+        .map((d) => d.name)
+        .join(", ")}) first, then commit rules (${DEFINITIONS.filter((d) => d.role === "commit")
+        .map((d) => d.name)
+        .join(", ")})`,
+    );
+  }
+  return defs;
+}
+
+/** Runs one stop rule and several commit rules as one StopRule. */
+class ComposedRule implements StopRule {
+  readonly polishSteps: number;
+  constructor(
+    readonly name: string,
+    private readonly stopRule: StopRule | null,
+    private readonly commitRules: StopRule[],
+  ) {
+    this.polishSteps = stopRule?.polishSteps ?? 0;
+  }
+  beginBlock(block: BlockInfo): void {
+    this.stopRule?.beginBlock(block);
+    for (const r of this.commitRules) r.beginBlock(block);
+  }
+  observe(view: StepView): StepDecision {
+    const base: StepDecision = this.stopRule?.observe(view) ?? { stop: false };
+    const early = new Set(base.commitEarly ?? []);
+    for (const r of this.commitRules) for (const p of r.observe(view).commitEarly ?? []) early.add(p);
+    return { ...base, commitEarly: [...early].sort((a, b) => a - b) };
+  }
+  blockThresholds(): { delta: number; omega: number } | null {
+    return this.stopRule?.blockThresholds() ?? null;
+  }
+  certificate(): CertificateFlags | null {
+    return this.stopRule?.certificate?.() ?? null;
+  }
+}
+
+/** Build the rule a spec names, with the user's params over the task's calibrated defaults. */
+export function createStopRule(spec: string, params: Record<string, ParamValue>, ctx: RuleContext): StopRule {
+  const defs = resolveSpec(spec);
+  const accepts = (name: string) => defs.some((d) => Object.prototype.hasOwnProperty.call(d.params, name));
+  for (const name of Object.keys(params)) {
+    if (!accepts(name)) {
+      const all = [...new Set(defs.flatMap((d) => Object.keys(d.params)))];
+      throw new StopRuleParamError(
+        spec,
+        name,
+        all.length ? `one of the parameters of "${spec}": ${all.join(", ")}` : `no parameters ("${spec}" takes none)`,
+      );
+    }
+  }
+  const merged: Record<string, ParamValue> = {};
+  for (const [k, v] of Object.entries(ctx.defaults)) if (accepts(k)) merged[k] = v;
+  Object.assign(merged, params);
+
+  const rules = defs.map((d) => {
+    const own: Record<string, ParamValue> = {};
+    for (const [k, v] of Object.entries(merged)) if (Object.prototype.hasOwnProperty.call(d.params, k)) own[k] = v;
+    return d.create(own, ctx);
+  });
+  if (rules.length === 1) return rules[0];
+  const hasStop = defs[0].role === "stop";
+  return new ComposedRule(spec, hasStop ? rules[0] : null, hasStop ? rules.slice(1) : rules);
+}
