@@ -1,0 +1,96 @@
+/**
+ * LRU cache of inline completions. Serves a repeated request (exact hit) and a typed-along request:
+ * the user typed characters that are the start of a cached completion, so the rest of it is still
+ * the model's answer for the new cursor position and no forward is needed.
+ */
+
+export interface CompletionKey {
+  /** The prefix window: the last `prefixWindow` characters before the cursor. */
+  prefix: string;
+  /** The suffix window after the cursor ("" when the task's template does not use a suffix). */
+  suffix: string;
+  /** Everything else that changes the answer (bundle, task, rule, params, lengths), serialized. */
+  settings: string;
+}
+
+export interface CacheHit {
+  kind: "exact" | "typed-along";
+  /** The completion to insert at the (new) cursor. */
+  text: string;
+}
+
+interface Entry extends CompletionKey {
+  text: string;
+}
+
+export class CompletionCache {
+  /** Map iteration order is insertion order: the first entry is the least recently used. */
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly capacity: number,
+    /** The prefix window size used to build keys: a typed-along prefix slides by the typed characters. */
+    private readonly prefixWindow: number,
+  ) {
+    if (!(capacity >= 1)) throw new RangeError(`cache capacity must be >= 1, got ${capacity}`);
+    if (!(prefixWindow >= 1)) throw new RangeError(`prefix window must be >= 1, got ${prefixWindow}`);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: CompletionKey): CacheHit | null {
+    const id = entryId(key);
+    const exact = this.entries.get(id);
+    if (exact) {
+      this.touch(id, exact);
+      return { kind: "exact", text: exact.text };
+    }
+    // Most recently used first: the latest completion the user is typing along is the likely match.
+    for (const [eid, e] of [...this.entries].reverse()) {
+      if (e.settings !== key.settings || e.suffix !== key.suffix) continue;
+      const typed = this.typedAlong(e, key.prefix);
+      if (typed > 0) {
+        this.touch(eid, e);
+        return { kind: "typed-along", text: e.text.slice(typed) };
+      }
+    }
+    return null;
+  }
+
+  set(key: CompletionKey, text: string): void {
+    const id = entryId(key);
+    this.entries.delete(id);
+    this.entries.set(id, { ...key, text });
+    while (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /**
+   * How many leading characters of `e.text` the user typed to get from `e.prefix` to `prefix`
+   * (0 = not a typed-along continuation). The whole completion typed leaves nothing to serve.
+   */
+  private typedAlong(e: Entry, prefix: string): number {
+    for (let k = 1; k < e.text.length; k++) {
+      const grown = (e.prefix + e.text.slice(0, k)).slice(-this.prefixWindow);
+      if (grown === prefix) return k;
+    }
+    return 0;
+  }
+
+  private touch(id: string, e: Entry): void {
+    this.entries.delete(id);
+    this.entries.set(id, e);
+  }
+}
+
+function entryId(k: CompletionKey): string {
+  return JSON.stringify([k.settings, k.suffix, k.prefix]);
+}

@@ -1,0 +1,51 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { CompletionCache } from "../../server/src/daemon/cache";
+
+const S = "settings-A";
+
+test("exact hit returns the cached completion; a different suffix or settings misses", () => {
+  const c = new CompletionCache(4, 16);
+  c.set({ prefix: "def f(", suffix: "", settings: S }, "x):");
+  assert.deepEqual(c.get({ prefix: "def f(", suffix: "", settings: S }), { kind: "exact", text: "x):" });
+  assert.equal(c.get({ prefix: "def f(", suffix: ")", settings: S }), null);
+  assert.equal(c.get({ prefix: "def f(", suffix: "", settings: "settings-B" }), null);
+});
+
+test("typed-along: typing the first characters of a completion serves the rest", () => {
+  const c = new CompletionCache(4, 16);
+  c.set({ prefix: "def f(", suffix: "", settings: S }, "x, y):");
+  assert.deepEqual(c.get({ prefix: "def f(x", suffix: "", settings: S }), { kind: "typed-along", text: ", y):" });
+  assert.deepEqual(c.get({ prefix: "def f(x, y", suffix: "", settings: S }), { kind: "typed-along", text: "):" });
+  // Typed something else: not a continuation.
+  assert.equal(c.get({ prefix: "def f(z", suffix: "", settings: S }), null);
+  // The whole completion typed: nothing left to serve, so a miss.
+  assert.equal(c.get({ prefix: "def f(x, y):", suffix: "", settings: S }), null);
+});
+
+test("typed-along works when the prefix window slides (window of 8 characters)", () => {
+  const c = new CompletionCache(4, 8);
+  // Document "abcdefghij" -> window "cdefghij"; the user then types "kl" of the completion "klmn".
+  c.set({ prefix: "cdefghij", suffix: "", settings: S }, "klmn");
+  assert.deepEqual(c.get({ prefix: "efghijkl", suffix: "", settings: S }), { kind: "typed-along", text: "mn" });
+  // Without the slide the same characters do not match.
+  assert.equal(c.get({ prefix: "cdefghijkl", suffix: "", settings: S }), null);
+});
+
+test("least recently used entry is evicted first; a hit refreshes an entry", () => {
+  const c = new CompletionCache(2, 16);
+  c.set({ prefix: "a", suffix: "", settings: S }, "1");
+  c.set({ prefix: "b", suffix: "", settings: S }, "2");
+  assert.ok(c.get({ prefix: "a", suffix: "", settings: S })); // "a" is now the most recent
+  c.set({ prefix: "c", suffix: "", settings: S }, "3"); // evicts "b"
+  assert.equal(c.size, 2);
+  assert.equal(c.get({ prefix: "b", suffix: "", settings: S }), null);
+  assert.deepEqual(c.get({ prefix: "a", suffix: "", settings: S }), { kind: "exact", text: "1" });
+  assert.deepEqual(c.get({ prefix: "c", suffix: "", settings: S }), { kind: "exact", text: "3" });
+});
+
+test("an empty completion is cached as an exact answer", () => {
+  const c = new CompletionCache(2, 16);
+  c.set({ prefix: "x", suffix: "", settings: S }, "");
+  assert.deepEqual(c.get({ prefix: "x", suffix: "", settings: S }), { kind: "exact", text: "" });
+});
