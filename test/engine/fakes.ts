@@ -45,7 +45,7 @@ export class FullRule implements StopRule {
     this.views.push({ step: v.step, visible: [...v.visible], masked: [...v.masked], x0: [...v.x0], confidence: [...v.confidence] });
     return { stop: false };
   }
-  blockThresholds(): null {
+  blockThresholds(): { delta: number; omega: number } | null {
     return null;
   }
 }
