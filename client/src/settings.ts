@@ -1,0 +1,107 @@
+/**
+ * Maps the VS Code "edit" configuration section to the DaemonSettings the daemon receives in
+ * workspace/didChangeConfiguration. No vscode import: unit-tested in test/client/settings.test.ts.
+ */
+import type { DaemonSettings, ParamValue } from "../../protocol/lsp";
+
+export const EXECUTION_PROVIDERS = ["auto", "cpu", "cuda", "dml", "coreml", "webgpu"] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/** The raw values read from `workspace.getConfiguration("edit")` (anything the user typed). */
+export interface RawEditConfig {
+  bundlePath?: unknown;
+  executionProvider?: unknown;
+  stopRule?: unknown;
+  stopParams?: unknown;
+  genLength?: unknown;
+  blockLength?: unknown;
+  steps?: unknown;
+  debounceMs?: unknown;
+}
+
+export class SettingsError extends Error {
+  constructor(readonly setting: string, expected: string, got: unknown) {
+    super(`Setting "edit.${setting}" must be ${expected}; got ${JSON.stringify(got)}. Fix it in Settings (search "edit.${setting}").`);
+    this.name = "SettingsError";
+  }
+}
+
+export interface MappedSettings {
+  daemon: DaemonSettings;
+  debounceMs: number;
+  /** One message per invalid setting; those settings are left out of `daemon` (the daemon keeps its default). */
+  errors: SettingsError[];
+}
+
+export const DEFAULT_DEBOUNCE_MS = 150;
+
+function positiveInt(name: string, v: unknown, errors: SettingsError[]): number | undefined {
+  // 0 / null / "" mean "use the bundle's default".
+  if (v === undefined || v === null || v === 0 || v === "") return undefined;
+  if (typeof v === "number" && Number.isInteger(v) && v > 0) return v;
+  errors.push(new SettingsError(name, "a positive integer (0 = the bundle's default)", v));
+  return undefined;
+}
+
+function isParamValue(v: unknown): v is ParamValue {
+  return (typeof v === "number" && Number.isFinite(v)) || typeof v === "string" || typeof v === "boolean";
+}
+
+/** Validates the user's configuration and maps it to DaemonSettings (empty values mean "bundle default"). */
+export function toDaemonSettings(raw: RawEditConfig): MappedSettings {
+  const errors: SettingsError[] = [];
+  const daemon: DaemonSettings = {};
+
+  if (typeof raw.bundlePath === "string" && raw.bundlePath.trim() !== "") daemon.bundlePath = raw.bundlePath.trim();
+  else if (raw.bundlePath !== undefined && raw.bundlePath !== null && raw.bundlePath !== "")
+    errors.push(new SettingsError("bundlePath", "a folder path (string)", raw.bundlePath));
+
+  if (raw.executionProvider !== undefined && raw.executionProvider !== null) {
+    if ((EXECUTION_PROVIDERS as readonly unknown[]).includes(raw.executionProvider))
+      daemon.executionProvider = raw.executionProvider as ExecutionProvider;
+    else errors.push(new SettingsError("executionProvider", `one of ${EXECUTION_PROVIDERS.join(", ")}`, raw.executionProvider));
+  }
+
+  if (typeof raw.stopRule === "string" && raw.stopRule.trim() !== "") daemon.stopRule = raw.stopRule.trim();
+  else if (raw.stopRule !== undefined && raw.stopRule !== null && raw.stopRule !== "")
+    errors.push(new SettingsError("stopRule", 'a rule name such as "edit" or "edit+confidence"', raw.stopRule));
+
+  if (raw.stopParams !== undefined && raw.stopParams !== null) {
+    if (typeof raw.stopParams === "object" && !Array.isArray(raw.stopParams)) {
+      const params: Record<string, ParamValue> = {};
+      for (const [k, v] of Object.entries(raw.stopParams as Record<string, unknown>)) {
+        if (isParamValue(v)) params[k] = v;
+        else errors.push(new SettingsError(`stopParams.${k}`, "a number, string or boolean", v));
+      }
+      if (Object.keys(params).length) daemon.stopParams = params;
+    } else errors.push(new SettingsError("stopParams", 'an object such as {"deltaFirst": 0.05}', raw.stopParams));
+  }
+
+  const genLength = positiveInt("genLength", raw.genLength, errors);
+  const blockLength = positiveInt("blockLength", raw.blockLength, errors);
+  const steps = positiveInt("steps", raw.steps, errors);
+  if (genLength !== undefined) daemon.genLength = genLength;
+  if (blockLength !== undefined) daemon.blockLength = blockLength;
+  if (steps !== undefined) daemon.steps = steps;
+  // The sampler needs whole blocks and a whole number of forwards per block (docs/bundle-contract.md).
+  if (genLength !== undefined && blockLength !== undefined && genLength % blockLength !== 0) {
+    errors.push(new SettingsError("genLength", `a multiple of edit.blockLength (${blockLength})`, genLength));
+    delete daemon.genLength;
+    delete daemon.blockLength;
+  } else if (genLength !== undefined && blockLength !== undefined && steps !== undefined && steps % (genLength / blockLength) !== 0) {
+    errors.push(new SettingsError("steps", `a multiple of the number of blocks (${genLength / blockLength})`, steps));
+    delete daemon.steps;
+  }
+
+  let debounceMs = DEFAULT_DEBOUNCE_MS;
+  if (raw.debounceMs !== undefined && raw.debounceMs !== null) {
+    if (typeof raw.debounceMs === "number" && Number.isFinite(raw.debounceMs) && raw.debounceMs >= 0) debounceMs = Math.round(raw.debounceMs);
+    else errors.push(new SettingsError("debounceMs", "a number of milliseconds >= 0", raw.debounceMs));
+  }
+  return { daemon, debounceMs, errors };
+}
+
+/** Settings whose change needs the daemon process restarted rather than a didChangeConfiguration. */
+export function needsRestart(before: DaemonSettings, after: DaemonSettings): boolean {
+  return before.bundlePath !== after.bundlePath || before.executionProvider !== after.executionProvider;
+}

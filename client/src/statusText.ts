@@ -1,0 +1,70 @@
+/**
+ * What the status bar item says. No vscode import: unit-tested in test/client/statusText.test.ts.
+ * Text uses codicon syntax ($(name)); the item itself lives in extension.ts.
+ */
+import type { DaemonState, StatusResult } from "../../protocol/lsp";
+import type { GenerationTrace } from "../../protocol/trace";
+
+export type ClientPhase =
+  | { kind: "starting" }
+  | { kind: "daemon"; status: StatusResult }
+  | { kind: "generating"; forwards: number; budget: number }
+  | { kind: "restarting"; attempt: number; delayMs: number; reason: string }
+  | { kind: "stopped"; reason: string };
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+  /** "warning" / "error" map to the statusBarItem.*Background theme colours. */
+  severity: "normal" | "warning" | "error";
+}
+
+/** Forwards saved by early stopping: the budget minus the forwards actually run. */
+export function stepsSaved(trace: GenerationTrace): { saved: number; budget: number } {
+  return { saved: trace.totals.budget - trace.totals.forwards, budget: trace.totals.budget };
+}
+
+const STATE_TEXT: Record<DaemonState, string> = {
+  loading: "$(sync~spin) EDIT: loading model",
+  ready: "$(check) EDIT: idle",
+  generating: "$(sync~spin) EDIT: generating",
+  slow: "$(watch) EDIT: slow",
+  failed: "$(error) EDIT: model failed",
+};
+
+export function statusView(phase: ClientPhase, last: GenerationTrace | null = null): StatusView {
+  const savedSuffix = (): string => {
+    if (!last) return "";
+    const { saved, budget } = stepsSaved(last);
+    return ` · saved ${saved}/${budget} steps`;
+  };
+  switch (phase.kind) {
+    case "starting":
+      return { text: "$(sync~spin) EDIT: starting daemon", tooltip: "Starting the EDIT daemon", severity: "normal" };
+    case "generating":
+      return {
+        text: `$(sync~spin) EDIT: generating ${phase.forwards}/${phase.budget}`,
+        tooltip: `Generating: ${phase.forwards} forwards run of a budget of ${phase.budget}`,
+        severity: "normal",
+      };
+    case "restarting": {
+      const secs = Math.ceil(phase.delayMs / 1000);
+      return {
+        text: `$(warning) EDIT: daemon restarting in ${secs}s (attempt ${phase.attempt})`,
+        tooltip: `The EDIT daemon stopped (${phase.reason}). Restarting with backoff; see the "EDIT" output for its log. Click to restart now.`,
+        severity: "warning",
+      };
+    }
+    case "stopped":
+      return { text: "$(circle-slash) EDIT: daemon stopped", tooltip: `${phase.reason}. Click to restart.`, severity: "error" };
+    case "daemon": {
+      const s = phase.status;
+      const where = [s.bundle, s.provider].filter(Boolean).join(" on ");
+      const load = s.loadMs !== null ? `, loaded in ${Math.round(s.loadMs)} ms` : "";
+      const queue = s.queueLength > 0 ? ` (${s.queueLength} queued)` : "";
+      const text = STATE_TEXT[s.state] + (s.state === "ready" ? savedSuffix() : "") + queue;
+      const tooltip = [where ? `Model: ${where}${load}` : "No model loaded", s.message].filter(Boolean).join("\n");
+      return { text, tooltip, severity: s.state === "failed" ? "error" : s.state === "slow" ? "warning" : "normal" };
+    }
+  }
+}
