@@ -95,6 +95,8 @@ function parseTensor(
     throw new BundleError(file, `${field}`, `${count * 4} bytes for float32 shape [${shape.join(", ")}]`, `${end - begin} bytes`);
   }
   // Copy: the data section need not be 4-byte aligned for a Float32Array view. All target hosts are little-endian.
-  const copy = bytes.slice(dataStart + begin, dataStart + end);
-  return { shape: shape as number[], data: new Float32Array(copy.buffer, copy.byteOffset, count) };
+  // (Buffer#slice shares memory, so copy into a fresh, aligned ArrayBuffer explicitly.)
+  const copy = new Uint8Array(end - begin);
+  copy.set(bytes.subarray(dataStart + begin, dataStart + end));
+  return { shape: shape as number[], data: new Float32Array(copy.buffer) };
 }
