@@ -1,0 +1,236 @@
+/**
+ * Starts and supervises the daemon (`dist/cli.js serve --stdio`) through vscode-languageclient, and
+ * exposes the custom requests. The library's default error handler gives up after 5 crashes in 3
+ * minutes; ours restarts forever with the backoff in backoff.ts and says so in the status bar.
+ */
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  InlineCompletionRequest,
+  LanguageClient,
+  State,
+  TransportKind,
+  WorkDoneProgress,
+  type CloseHandlerResult,
+  type ErrorHandlerResult,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import { Methods, type GenerateParams, type GenerateProgress, type GenerateResult, type StatusResult } from "../../protocol/lsp";
+import type { StepEvent } from "../../protocol/trace";
+import { RestartBackoff } from "./backoff";
+import { debouncedRequest, Supersession, type CancellationLike } from "./debounce";
+import { WakeableSleep } from "./sleep";
+import type { ClientPhase } from "./statusText";
+import { toDaemonSettings, type MappedSettings } from "./settings";
+
+export interface DaemonEvents {
+  onPhase(phase: ClientPhase): void;
+}
+
+export interface GenerateCallbacks {
+  onBegin?(): void;
+  onStep?(event: StepEvent, progress: GenerateProgress): void;
+}
+
+/** The current "edit" configuration, validated; problems are logged once per change. */
+export function readSettings(log: vscode.LogOutputChannel): MappedSettings {
+  const c = vscode.workspace.getConfiguration("edit");
+  const mapped = toDaemonSettings({
+    bundlePath: c.get("bundlePath"),
+    executionProvider: c.get("executionProvider"),
+    stopRule: c.get("stopRule"),
+    stopParams: c.get("stopParams"),
+    genLength: c.get("genLength"),
+    blockLength: c.get("blockLength"),
+    steps: c.get("steps"),
+    debounceMs: c.get("debounceMs"),
+  });
+  for (const e of mapped.errors) log.warn(e.message);
+  return mapped;
+}
+
+function linkedToken(ticket: CancellationLike): vscode.CancellationToken {
+  const source = new vscode.CancellationTokenSource();
+  ticket.onCancellationRequested(() => source.cancel());
+  return source.token;
+}
+
+export class Daemon implements vscode.Disposable {
+  readonly client: LanguageClient;
+  readonly supersession = new Supersession();
+  private readonly backoff = new RestartBackoff();
+  private readonly wait = new WakeableSleep();
+  private disposed = false;
+  private settings: MappedSettings;
+  private subscriptions: vscode.Disposable[] = [];
+  lastStatus: StatusResult | null = null;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly events: DaemonEvents,
+  ) {
+    this.settings = readSettings(log);
+    const module = context.asAbsolutePath("dist/cli.js");
+    // The library appends `--stdio --clientProcessId=<pid>`: the daemon runs `serve --stdio`, and
+    // vscode-languageserver uses the pid to exit if the editor dies without `exit`.
+    const run = { module, transport: TransportKind.stdio, args: ["serve"], options: { cwd: context.extensionPath } };
+    const serverOptions: ServerOptions = { run, debug: { ...run, options: { ...run.options, execArgv: ["--nolazy", "--inspect=6019"] } } };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+      outputChannel: log,
+      initializationOptions: () => ({ edit: this.settings.daemon }),
+      errorHandler: {
+        error: (error, _message, count): ErrorHandlerResult => {
+          log.error(`daemon connection error (${count ?? 1}): ${error.message}`);
+          return { action: ErrorAction.Continue, handled: true };
+        },
+        closed: () => this.onClosed(),
+      },
+      middleware: {
+        // Debounce + supersession in front of the library's inline-completion request (LSP 3.18).
+        provideInlineCompletionItems: (document, position, context, token, next) =>
+          debouncedRequest(this.supersession, this.settings.debounceMs, token, async (ticket) => {
+            const result = await next(document, position, context, linkedToken(ticket));
+            return result ?? null;
+          }),
+        workspace: {
+          // The daemon pulls "edit": answer with the validated DaemonSettings, not the raw values.
+          configuration: (params, token, next) => {
+            const wantsEdit = params.items.some((i) => i.section === "edit");
+            if (!wantsEdit) return next(params, token);
+            return params.items.map((i) => (i.section === "edit" ? this.settings.daemon : null));
+          },
+          // The library would push the raw section; our own listener pushes the mapped DaemonSettings.
+          didChangeConfiguration: async () => undefined,
+        },
+      },
+    };
+    this.client = new LanguageClient("edit", "EDIT daemon", serverOptions, clientOptions);
+    this.subscriptions.push(
+      this.client.onDidChangeState((e) => {
+        if (e.newState === State.Running) {
+          this.backoff.markStarted(Date.now());
+          this.log.info("daemon running");
+        }
+      }),
+      this.client.onNotification(Methods.statusDidChange, (s: StatusResult) => this.setStatus(s)),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration("edit")) void this.pushSettings();
+      }),
+    );
+  }
+
+  get debounceMs(): number {
+    return this.settings.debounceMs;
+  }
+
+  get currentSettings(): MappedSettings {
+    return this.settings;
+  }
+
+  private setStatus(s: StatusResult): void {
+    this.lastStatus = s;
+    this.events.onPhase({ kind: "daemon", status: s });
+  }
+
+  private async onClosed(): Promise<CloseHandlerResult> {
+    if (this.disposed) return { action: CloseAction.DoNotRestart, handled: true };
+    const { delayMs, attempt } = this.backoff.nextDelay(Date.now());
+    const reason = "the daemon process exited";
+    this.log.warn(`${reason}; restart attempt ${attempt} in ${delayMs} ms`);
+    this.events.onPhase({ kind: "restarting", attempt, delayMs, reason });
+    await this.wait.sleep(delayMs);
+    if (this.disposed) return { action: CloseAction.DoNotRestart, handled: true };
+    this.events.onPhase({ kind: "starting" });
+    return { action: CloseAction.Restart, handled: true, message: `restarting the EDIT daemon (attempt ${attempt})` };
+  }
+
+  /** Starts the daemon; a failed start is retried with the same backoff. */
+  async start(): Promise<void> {
+    this.events.onPhase({ kind: "starting" });
+    try {
+      await this.client.start();
+      await this.refreshStatus();
+    } catch (e) {
+      if (this.disposed) return;
+      const reason = e instanceof Error ? e.message : String(e);
+      const { delayMs, attempt } = this.backoff.nextDelay(Date.now());
+      this.log.error(`the daemon did not start (${reason}); retry ${attempt} in ${delayMs} ms`);
+      this.events.onPhase({ kind: "restarting", attempt, delayMs, reason: `start failed: ${reason}` });
+      await this.wait.sleep(delayMs);
+      if (!this.disposed && !this.client.isRunning()) await this.start();
+    }
+  }
+
+  /** The "EDIT: Restart Daemon" command: start over with a fresh backoff schedule. */
+  async restart(): Promise<void> {
+    this.backoff.reset();
+    if (this.wait.sleeping) {
+      this.wait.interrupt();
+      return;
+    }
+    this.events.onPhase({ kind: "starting" });
+    if (this.client.isRunning()) await this.client.restart();
+    else await this.start();
+    await this.refreshStatus();
+  }
+
+  async refreshStatus(): Promise<StatusResult | null> {
+    if (!this.client.isRunning()) return null;
+    try {
+      const s = await this.client.sendRequest<StatusResult>(Methods.status);
+      this.setStatus(s);
+      return s;
+    } catch (e) {
+      this.log.warn(`edit/status failed: ${e instanceof Error ? e.message : String(e)}`);
+      return null;
+    }
+  }
+
+  async pushSettings(): Promise<void> {
+    this.settings = readSettings(this.log);
+    if (!this.client.isRunning()) return;
+    // DaemonSettings under the "edit" section (protocol/lsp.ts).
+    await this.client.sendNotification("workspace/didChangeConfiguration", { settings: { edit: this.settings.daemon } });
+  }
+
+  /** edit/generate with a work-done token: each `$/progress` report carries one StepEvent. */
+  async generate(params: GenerateParams, token: vscode.CancellationToken, cb: GenerateCallbacks = {}): Promise<GenerateResult> {
+    if (!this.client.isRunning()) throw new DaemonNotRunningError();
+    const workDoneToken = `edit-generate-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const sub = this.client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
+      if (value.kind === "begin") cb.onBegin?.();
+      else if (value.kind === "report" && "event" in value) {
+        const progress = value as unknown as GenerateProgress;
+        cb.onStep?.(progress.event, progress);
+      }
+    });
+    try {
+      return await this.client.sendRequest<GenerateResult>(Methods.generate, { ...params, workDoneToken }, token);
+    } finally {
+      sub.dispose();
+    }
+  }
+
+  /** The inline provider the library registered once the daemon registered inlineCompletion (test hook). */
+  inlineProvider(document: vscode.TextDocument): vscode.InlineCompletionItemProvider | undefined {
+    return this.client.getFeature(InlineCompletionRequest.method)?.getProvider(document);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.wait.interrupt();
+    for (const s of this.subscriptions) s.dispose();
+    if (this.client.isRunning()) await this.client.stop(5000).catch(() => undefined);
+  }
+}
+
+export class DaemonNotRunningError extends Error {
+  constructor() {
+    super('The EDIT daemon is not running. See the "EDIT" output, then run "EDIT: Restart Daemon".');
+    this.name = "DaemonNotRunningError";
+  }
+}
