@@ -1,0 +1,25 @@
+/** Task checkers by name, mirroring training/edit_dllm/tasks/*.py `check(item, generated)`. */
+import { checkArith } from "./arith";
+import { checkCode } from "./code";
+import { checkCountdown } from "./countdown";
+import { checkSudoku } from "./sudoku";
+
+export interface TaskItem {
+  task: string;
+  prompt: string;
+  /** Reference answer (worked solution + final answer); only `code` compares against it directly. */
+  answer: string;
+}
+
+export type TaskChecker = (item: TaskItem, generated: string) => boolean;
+
+export const TASK_CHECKERS: Readonly<Record<string, TaskChecker>> = {
+  arith: (item, g) => checkArith(item.prompt, g),
+  countdown: (item, g) => checkCountdown(item.prompt, g),
+  sudoku: (item, g) => checkSudoku(item.prompt, g),
+  code: (item, g) => checkCode(item.answer, g),
+};
+
+export function checkerFor(task: string): TaskChecker | undefined {
+  return TASK_CHECKERS[task];
+}
