@@ -1,0 +1,98 @@
+/**
+ * Golden parity: for every fixture under test/fixtures/golden/<bundle>/ (written by the Python
+ * reference sampler), the engine on that bundle must reproduce the per-step commits, the stop step
+ * of each block and the final ids exactly, and the rule's sims / D_t / margin within 1e-5.
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { GenerationTrace } from "../../protocol/trace";
+import type { ParamValue } from "../../protocol/lsp";
+import { loadEngine } from "../../server/src/engine";
+import type { Engine } from "../../server/src/engine-types";
+import { assertValidTrace } from "./trace-schema";
+
+interface Golden {
+  format: string;
+  bundleDir: string;
+  task: string;
+  prompt: string;
+  variant: string;
+  rule: string;
+  params: Record<string, ParamValue>;
+  trace: GenerationTrace;
+}
+
+const FIXTURES = join(__dirname, "..", "fixtures");
+const GOLDEN = join(FIXTURES, "golden");
+const TOL = 1e-5;
+
+const engines = new Map<string, Promise<Engine>>();
+function engineFor(bundleDir: string): Promise<Engine> {
+  const dir = existsSync(join(FIXTURES, bundleDir)) ? join(FIXTURES, bundleDir) : join(FIXTURES, "..", "..", bundleDir);
+  if (!engines.has(dir)) engines.set(dir, loadEngine({ bundleDir: dir, provider: "cpu", threads: 1 }));
+  return engines.get(dir)!;
+}
+after(async () => {
+  for (const e of engines.values()) await (await e).dispose();
+});
+
+function close(a: number | null, b: number | null, what: string): void {
+  if (a === null || b === null) return assert.equal(a, b, what);
+  assert.ok(Math.abs(a - b) <= TOL, `${what}: ${a} vs golden ${b}`);
+}
+
+const files = existsSync(GOLDEN)
+  ? readdirSync(GOLDEN).flatMap((b) =>
+      readdirSync(join(GOLDEN, b)).filter((f) => f.endsWith(".json")).map((f) => join(GOLDEN, b, f)),
+    )
+  : [];
+
+test("golden fixtures exist", { skip: files.length === 0 && "no golden fixtures yet" }, () => {
+  assert.ok(files.length > 0);
+});
+
+for (const file of files) {
+  const g = JSON.parse(readFileSync(file, "utf8")) as Golden;
+  test(`golden parity: ${g.bundleDir}/${g.task}/${g.variant}`, async () => {
+    const engine = await engineFor(g.bundleDir);
+    const { trace } = await engine.generate({ prompt: g.prompt, task: g.task, stop: g.rule, params: g.params });
+    assertValidTrace(trace);
+    const want = g.trace;
+    assert.deepEqual(trace.promptIds, want.promptIds, "prompt ids");
+    assert.equal(trace.blocks.length, want.blocks.length);
+    want.blocks.forEach((wb, bi) => {
+      const b = trace.blocks[bi];
+      const at = `block ${bi}`;
+      assert.equal(b.stopStep, wb.stopStep, `${at} stopStep`);
+      assert.equal(b.stepsUsed, wb.stepsUsed, `${at} stepsUsed`);
+      assert.equal(b.endedBy, wb.endedBy, `${at} endedBy`);
+      assert.equal(b.steps.length, wb.steps.length, `${at} steps`);
+      wb.steps.forEach((ws, si) => {
+        const s = b.steps[si];
+        const sat = `${at} step ${ws.step}`;
+        assert.deepEqual(s.visible, ws.visible, `${sat} visible`);
+        assert.deepEqual(s.committed, ws.committed, `${sat} committed`);
+        assert.deepEqual(s.committedIds, ws.committedIds, `${sat} committedIds`);
+        assert.deepEqual(s.early, ws.early, `${sat} early`);
+        assert.equal(s.polish, ws.polish, `${sat} polish`);
+        close(s.kl, ws.kl, `${sat} D_t`);
+        close(s.margin, ws.margin, `${sat} margin`);
+        assert.equal(s.counter, ws.counter, `${sat} counter`);
+        if (ws.sims && ws.sims.length) {
+          assert.ok(s.sims, `${sat} sims missing`);
+          assert.equal(s.sims.length, ws.sims.length, `${sat} sims length`);
+          ws.sims.forEach((x, i) => close(s.sims![i], x, `${sat} sim ${i}`));
+        }
+      });
+      if (wb.certificate) {
+        assert.ok(b.certificate, `${at} certificate missing`);
+        for (const k of ["thm2", "thm4", "cor6"] as const) assert.equal(b.certificate[k], wb.certificate[k], `${at} certificate.${k}`);
+      }
+    });
+    assert.deepEqual(trace.outputIds, want.outputIds, "output ids");
+    assert.equal(trace.text, want.text, "text");
+    assert.equal(trace.totals.forwards, want.totals.forwards, "forwards");
+  });
+}
