@@ -1,0 +1,28 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { statusView, stepsSaved } from "../../client/src/statusText";
+import type { GenerationTrace } from "../../protocol/trace";
+
+const trace = JSON.parse(readFileSync(join(__dirname, "../fixtures/traces/handmade-edit.json"), "utf8")) as GenerationTrace;
+const status = { state: "ready" as const, bundle: "edit-tiny-char", provider: "cpu", loadMs: 412.4, queueLength: 0 };
+
+test("idle, with the last generation's saved steps (fixture: 21 of 48 forwards run)", () => {
+  assert.deepEqual(stepsSaved(trace), { saved: 27, budget: 48 });
+  const v = statusView({ kind: "daemon", status }, trace);
+  assert.equal(v.text, "$(check) EDIT: idle · saved 27/48 steps");
+  assert.equal(v.tooltip, "Model: edit-tiny-char on cpu, loaded in 412 ms");
+  assert.equal(v.severity, "normal");
+});
+
+test("loading, generating, failed, restarting", () => {
+  assert.equal(statusView({ kind: "daemon", status: { ...status, state: "loading", loadMs: null } }).text, "$(sync~spin) EDIT: loading model");
+  assert.equal(statusView({ kind: "generating", forwards: 5, budget: 32 }).text, "$(sync~spin) EDIT: generating 5/32");
+  const failed = statusView({ kind: "daemon", status: { ...status, state: "failed", message: "bundle.json: missing field ids.mask" } });
+  assert.equal(failed.severity, "error");
+  assert.match(failed.tooltip, /missing field ids\.mask/);
+  const r = statusView({ kind: "restarting", attempt: 6, delayMs: 32_000, reason: "the daemon process exited" });
+  assert.equal(r.text, "$(warning) EDIT: daemon restarting in 32s (attempt 6)");
+  assert.equal(r.severity, "warning");
+});
