@@ -48,7 +48,7 @@ export function cosine(a: Vec, aOff: number, b: Vec, bOff: number, dim: number, 
  * Softmax with temperature (Eq 6, Eq 25): out[i] = exp(x[i]/tau) / sum_j exp(x[j]/tau) for i < n,
  * computed as exp((x[i] - max)/tau) so large scores cannot overflow. Returns `out`.
  */
-export function softmaxInto(x: Vec, n: number, tau: number, out: MutVec): MutVec {
+export function softmaxInto<T extends MutVec>(x: Vec, n: number, tau: number, out: T): T {
   let max = -Infinity;
   for (let i = 0; i < n; i++) if (x[i] > max) max = x[i];
   let sum = 0;
@@ -66,7 +66,7 @@ export function softmaxInto(x: Vec, n: number, tau: number, out: MutVec): MutVec
  * The caller gathers P(s) for s in I_t into `p` first. (Mathematically this equals a softmax over
  * I_t alone; we keep Eq 7's literal form so the PyTorch reference and this code round alike.)
  */
-export function renormalizeInPlace(p: MutVec, n: number): MutVec {
+export function renormalizeInPlace<T extends MutVec>(p: T, n: number): T {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += p[i];
   for (let i = 0; i < n; i++) p[i] /= sum;
@@ -170,7 +170,7 @@ export function certify(
  * Top-2 softmax probabilities of one logits row (float64, max-subtracted): [p1, p2].
  * Used by Jot's ratio r = p1 / (p2 + eps). Writes into `out` (length >= 2).
  */
-export function top2Probs(logits: Vec, off: number, vocab: number, out: MutVec): MutVec {
+export function top2Probs<T extends MutVec>(logits: Vec, off: number, vocab: number, out: T): T {
   let a = -Infinity;
   let b = -Infinity;
   for (let i = 0; i < vocab; i++) {
