@@ -27,7 +27,9 @@ export function createTokenizer(json: unknown, file: string): TextTokenizer {
   return {
     size: maxId + 1,
     encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids) => tok.decode(Array.from(ids), { skip_special_tokens: false, clean_up_tokenization_spaces: false }),
+    // (the library rejects an empty id list; an empty generation decodes to "")
+    decode: (ids) =>
+      ids.length === 0 ? "" : tok.decode(Array.from(ids), { skip_special_tokens: false, clean_up_tokenization_spaces: false }),
     idOf: (token) => tok.token_to_id(token),
     tokenOf: (id) => tok.id_to_token(id),
   };

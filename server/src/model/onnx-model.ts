@@ -5,7 +5,7 @@
 import * as ort from "onnxruntime-node";
 import type { ProviderChoice } from "../engine-types";
 import { ModelError } from "../errors";
-import { providerCandidates } from "./providers";
+import { acceleratorLibrariesPresent, providerCandidates } from "./providers";
 import type { Activation, BatchForwardResult, DllmModel, ForwardResult } from "./types";
 
 export interface OnnxModelOptions {
@@ -33,13 +33,15 @@ export function supportedBackends(): string[] {
 }
 
 export async function createOnnxModel(modelPath: string, opts: OnnxModelOptions): Promise<OnnxDllmModel> {
-  const candidates = providerCandidates(opts.provider ?? "auto", supportedBackends());
+  const choice = opts.provider ?? "auto";
+  // For auto, skip accelerators whose native libraries are plainly absent (their failed load is noisy on stderr).
+  const candidates = providerCandidates(choice, supportedBackends()).filter((p) => choice !== "auto" || acceleratorLibrariesPresent(p));
   let lastError: Error | undefined;
   for (const provider of candidates) {
     try {
       const session = await ort.InferenceSession.create(modelPath, {
         executionProviders: [provider],
-        intraOpNumThreads: opts.threads,
+        ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
         graphOptimizationLevel: "all",
         logSeverityLevel: 3,
       });

@@ -4,6 +4,8 @@
  * webgpu; macOS: coreml, webgpu) and always ends with cpu. Availability is only known by trying to
  * create a session, so this module only orders the candidates.
  */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { ProviderChoice } from "../engine-types";
 
 export const PROVIDER_CHOICES: readonly ProviderChoice[] = ["auto", "cpu", "cuda", "dml", "coreml", "webgpu"];
@@ -33,4 +35,34 @@ export function providerCandidates(
 ): string[] {
   if (choice !== "auto") return [choice];
   return [...autoAccelerators(platform, arch).filter((p) => supported.includes(p)), "cpu"];
+}
+
+/**
+ * A cheap pre-check for `auto` on Linux: CUDA needs ORT's provider libraries next to the binding
+ * (the npm install skips them unless asked), WebGPU (Dawn) needs a Vulkan loader. Elsewhere, or when
+ * unsure, answer true and let session creation decide.
+ */
+export function acceleratorLibrariesPresent(provider: string, platform: NodeJS.Platform = process.platform): boolean {
+  if (platform !== "linux") return true;
+  if (provider === "cuda") {
+    try {
+      const pkg = dirname(require.resolve("onnxruntime-node/package.json"));
+      return existsSync(join(pkg, "bin", "napi-v6", "linux", process.arch, "libonnxruntime_providers_cuda.so"));
+    } catch {
+      return true;
+    }
+  }
+  if (provider === "webgpu") {
+    const dirs = [
+      ...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean),
+      "/usr/lib/x86_64-linux-gnu",
+      "/usr/lib/aarch64-linux-gnu",
+      "/usr/lib64",
+      "/usr/lib",
+      "/lib/x86_64-linux-gnu",
+      "/lib64",
+    ];
+    return dirs.some((d) => existsSync(join(d, "libvulkan.so.1")));
+  }
+  return true;
 }
