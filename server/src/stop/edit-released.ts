@@ -25,7 +25,8 @@ import type { RuleContext } from "./context";
 import type { RuleDefinition } from "./definition";
 import { activationsOf } from "./edit";
 import { StopRuleContextError } from "./errors";
-import { klDivergenceAt, norm, softmaxInto, top2Margin } from "./math";
+import { projectRow, transposeColumns } from "./edit-subspace";
+import { klDivergenceAt, softmaxInto, top2Margin } from "./math";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
 import { RunLengthGate, THRESHOLD_PARAMS, polishParam, type Thresholds } from "./run-length";
@@ -43,7 +44,8 @@ export function releasedTemperature(maskedFraction: number): number {
 interface ProbedModule {
   name: string;
   dim: number;
-  ubar: Float32Array;
+  /** U-bar transposed, [r, d_out]: one contiguous dot product per column. */
+  ubarT: Float32Array;
   /** ||ubar[:, j]|| per column (the script's F.normalize(filter_update, dim=0)). */
   colNorms: Float64Array;
 }
@@ -98,19 +100,12 @@ export class EditReleasedRule implements StopRule {
 
   /** q_s^m for the row at `off` into curQ at `base`. */
   private tokenDistribution(mod: ProbedModule, data: Float32Array, off: number, base: number): void {
-    const { dim, ubar, colNorms } = mod;
+    const { dim, ubarT, colNorms } = mod;
     const r = this.r;
-    const acc = this.acc;
-    acc.fill(0);
-    for (let i = 0; i < dim; i++) {
-      const x = data[off + i];
-      const row = i * r;
-      for (let j = 0; j < r; j++) acc[j] += x * ubar[row + j];
-    }
-    const fNorm = norm(data, off, dim);
+    const fNorm = projectRow(data, off, ubarT, dim, r, this.acc);
     for (let j = 0; j < r; j++) {
       const den = fNorm * colNorms[j];
-      this.z[j] = den > 0 ? acc[j] / den : 0;
+      this.z[j] = den > 0 ? this.acc[j] / den : 0;
     }
     softmaxInto(this.z, r, this.temperature, this.acc);
     for (let j = 0; j < r; j++) this.curQ[base + j] = this.acc[j];
@@ -189,7 +184,7 @@ export const editReleasedRule: RuleDefinition = {
         for (let j = 0; j < meta.rank; j++) colNorms[j] += meta.ubar[i * meta.rank + j] ** 2;
       }
       for (let j = 0; j < meta.rank; j++) colNorms[j] = Math.sqrt(colNorms[j]);
-      modules.push({ name, dim: meta.dOut, ubar: meta.ubar, colNorms });
+      modules.push({ name, dim: meta.dOut, ubarT: transposeColumns(meta.ubar, meta.dOut, meta.rank), colNorms });
     }
     if (modules.length === 0) {
       throw new StopRuleContextError(

@@ -8,30 +8,33 @@ import type { ModuleMetadata } from "./context";
 import type { RuleDefinition } from "./definition";
 import { EDIT_PARAMS, EditRule, resolveModule, type SimilarityKernel } from "./edit";
 import { StopRuleContextError } from "./errors";
+import { dot, norm } from "./math";
 import { parseParams } from "./params";
 
-/** g = U^T f for U row-major [dim, k]; writes g (float64) into `g`, returns ||f||. */
-export function projectRow(data: Float32Array, off: number, u: Float32Array, dim: number, k: number, g: Float64Array): number {
-  g.fill(0, 0, k);
-  let ff = 0;
-  for (let i = 0; i < dim; i++) {
-    const x = data[off + i];
-    ff += x * x;
-    const row = i * k;
-    for (let j = 0; j < k; j++) g[j] += x * u[row + j];
-  }
-  return Math.sqrt(ff);
+/** Columns of a row-major [dim, k] matrix as rows of a [k, dim] copy (float32 values kept exactly), so
+ * each projection is one contiguous dot product. */
+export function transposeColumns(u: Float32Array, dim: number, k: number): Float32Array {
+  const t = new Float32Array(dim * k);
+  for (let i = 0; i < dim; i++) for (let j = 0; j < k; j++) t[j * dim + i] = u[i * k + j];
+  return t;
+}
+
+/** g = U^T f (float64) for U given transposed, [k, dim] (see transposeColumns); writes `g`, returns ||f||. */
+export function projectRow(data: Float32Array, off: number, uT: Float32Array, dim: number, k: number, g: Float64Array): number {
+  for (let j = 0; j < k; j++) g[j] = dot(data, off, uT, j * dim, dim);
+  return norm(data, off, dim);
 }
 
 /** Eq 31, subspace cosine. */
 export function subspaceCosineKernel(module: string, meta: ModuleMetadata): SimilarityKernel {
-  const { subspace, k, dOut: dim } = meta;
+  const { k, dOut: dim } = meta;
+  const uT = transposeColumns(meta.subspace, dim, k);
   const g = new Float64Array(k);
   return {
     module,
     dim,
     sim(data, off) {
-      const fNorm = projectRow(data, off, subspace, dim, k, g);
+      const fNorm = projectRow(data, off, uT, dim, k, g);
       let gg = 0;
       for (let j = 0; j < k; j++) gg += g[j] * g[j];
       return fNorm > 0 ? Math.sqrt(gg) / fNorm : 0;

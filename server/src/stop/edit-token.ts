@@ -13,7 +13,7 @@
  */
 import type { RuleDefinition } from "./definition";
 import { activationsOf, resolveModule } from "./edit";
-import { projectRow, requireSubspace } from "./edit-subspace";
+import { projectRow, requireSubspace, transposeColumns } from "./edit-subspace";
 import { klDivergenceAt, runLengthTvBound, softmaxInto, top2Margin } from "./math";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
@@ -57,7 +57,8 @@ export class EditTokenRule implements StopRule {
     private readonly params: { tauSub: number; deltaTok: number; omegaTok: number },
     private readonly module: string,
     private readonly dim: number,
-    private readonly u: Float32Array,
+    /** U transposed, [k, dim]. */
+    private readonly uT: Float32Array,
     private readonly k: number,
   ) {
     this.g = new Float64Array(k);
@@ -88,7 +89,7 @@ export class EditTokenRule implements StopRule {
     this.curHas.fill(0, 0, this.len);
     for (const s of view.masked) {
       const o = s - this.start;
-      projectRow(data, s * dim, this.u, dim, k, this.g);
+      projectRow(data, s * dim, this.uT, dim, k, this.g);
       for (let j = 0; j < k; j++) this.g[j] = Math.abs(this.g[j]);
       softmaxInto(this.g, k, this.params.tauSub, this.q); // Eq 25
       const base = o * k;
@@ -124,6 +125,6 @@ export const editTokenRule: RuleDefinition = {
     const p = parseParams("edit-token", EDIT_TOKEN_PARAMS, raw);
     const { name, meta } = resolveModule("edit-token", ctx, p.probe);
     requireSubspace("edit-token", name, meta);
-    return new EditTokenRule(p, name, meta.dOut, meta.subspace, meta.k);
+    return new EditTokenRule(p, name, meta.dOut, transposeColumns(meta.subspace, meta.dOut, meta.k), meta.k);
   },
 };
