@@ -42,6 +42,12 @@ export function loadBundle(dir: string): LoadedBundle {
   return bundle;
 }
 
+/** bundle.json alone, validated (for callers that hold an Engine and need the generation settings or ids). */
+export function readBundleConfig(dir: string): BundleConfig {
+  const file = join(dir, BUNDLE_FILES.config);
+  return validateBundleJson(readJson(file), file);
+}
+
 function readJson(file: string): unknown {
   try {
     return JSON.parse(readFileSync(file, "utf8"));

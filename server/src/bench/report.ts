@@ -1,0 +1,31 @@
+/** bench/results.md: one table row per task and rule, plus the oracle row. */
+import type { BenchResults, RuleMetrics } from "./run";
+
+const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
+
+export function benchMarkdown(r: BenchResults): string {
+  const lines = [
+    `# Bench: ${r.bundle} on ${r.provider}`,
+    "",
+    `Generated ${r.generatedAt}. Rules: ${r.rules.join(", ")}. "Oracle" = the earliest step per block after which the`,
+    "full run's argmax-fill output no longer changes (the fewest forwards any stop rule could use without changing the output).",
+    "",
+    "| task | rule | items | accuracy | forwards/block | reduction vs full | certified stops | tokens/s | bookkeeping share |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const task of [...r.tasks, "all"]) {
+    const rows = r.results[task] ?? {};
+    for (const [rule, m] of Object.entries(rows)) lines.push(row(task, rule, m));
+    const o = r.oracle[task];
+    if (o) lines.push(`| ${task} | oracle | | | ${o.avgForwardsPerBlock.toFixed(2)} | ${pct(o.reductionVsFull)} | | | |`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function row(task: string, rule: string, m: RuleMetrics): string {
+  const cert = m.stops ? `${m.certifiedStops}/${m.stops} (${pct(m.certifiedFraction)})` : "no stops";
+  return (
+    `| ${task} | ${rule} | ${m.items} | ${pct(m.accuracy)} | ${m.avgForwardsPerBlock.toFixed(2)} | ${pct(m.reductionVsFull)} | ` +
+    `${cert} | ${m.tokensPerSec.toFixed(1)} | ${pct(m.bookkeepingShare)} |`
+  );
+}

@@ -1,0 +1,83 @@
+/**
+ * `edit-dllm`: generate | bench | serve --stdio. Exit codes: 0 ok, 1 failure (bundle, model, runtime),
+ * 2 bad arguments or request (unknown flag, bad --param, unknown rule/task).
+ */
+import { BundleError, CancelledError, ModelError, RequestError, UsageError } from "./errors";
+import { StopRuleError } from "./stop/errors";
+import { benchCommand, BENCH_USAGE } from "./cli/bench";
+import { generateCommand, GENERATE_USAGE } from "./cli/generate";
+import { serveCommand, SERVE_USAGE } from "./cli/serve";
+
+const USAGE = `usage: edit-dllm <command> [options]
+commands:
+  generate   generate a completion for a prompt (prints the text and a one-line summary)
+  bench      run stop rules over task items; writes bench/results.json and bench/results.md
+  serve      run the JSON-RPC/LSP daemon over stdio (--stdio)
+
+${GENERATE_USAGE}
+
+${BENCH_USAGE}
+
+${SERVE_USAGE}`;
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError("no PROMPT given and stdin is a terminal: pass the prompt as an argument or pipe it in");
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "generate":
+        return await generateCommand(rest, { stdin: readStdin });
+      case "bench":
+        return await benchCommand(rest);
+      case "serve":
+        return await serveCommand(rest);
+      case "-h":
+      case "--help":
+      case "help":
+        process.stdout.write(USAGE + "\n");
+        return 0;
+      default:
+        throw new UsageError(command ? `unknown command "${command}"` : "missing command");
+    }
+  } catch (e) {
+    return report(e);
+  }
+}
+
+function report(e: unknown): number {
+  const err = e as Error & { code?: string };
+  // node:util parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown/malformed options.
+  if (e instanceof UsageError || (typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS"))) {
+    process.stderr.write(`edit-dllm: ${err.message}\nrun "edit-dllm --help" for usage\n`);
+    return 2;
+  }
+  if (e instanceof RequestError || e instanceof StopRuleError) {
+    process.stderr.write(`edit-dllm: ${err.message}\n`);
+    return 2;
+  }
+  if (e instanceof BundleError || e instanceof ModelError || e instanceof CancelledError) {
+    process.stderr.write(`edit-dllm: ${err.name}: ${err.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`edit-dllm: unexpected error: ${err?.stack ?? String(e)}\n`);
+  return 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      // serve keeps the process alive on its own; the other commands end here.
+      if (code !== -1) process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`edit-dllm: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,108 @@
+/** `edit-dllm generate`: one prompt -> text on stdout (or JSON), a summary line on stderr, optional trace file. */
+import { writeFileSync } from "node:fs";
+import { readBundleConfig } from "../bundle/load";
+import { parseArgs } from "node:util";
+import type { GenerationTrace } from "../../../protocol/trace";
+import { loadEngine } from "../engine";
+import { UsageError } from "../errors";
+import { isProviderChoice } from "../model/providers";
+import { parseParamPairs } from "./params";
+import { createProgress } from "./progress";
+
+export const GENERATE_USAGE = `usage: edit-dllm generate [--bundle DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--threads N]
+                         [--task NAME] [--stop RULE] [--param key=value ...] [--raw]
+                         [--gen-length N] [--block-length N] [--steps N] [--temperature T] [--seed S]
+                         [--trace FILE] [--json] [PROMPT]
+  PROMPT is read from stdin when absent. The task's template and calibrated stop rule apply unless overridden.`;
+
+export async function generateCommand(argv: string[], io: { stdin: () => Promise<string> }): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      bundle: { type: "string" },
+      provider: { type: "string" },
+      threads: { type: "string" },
+      task: { type: "string" },
+      stop: { type: "string" },
+      param: { type: "string", multiple: true },
+      raw: { type: "boolean" },
+      "gen-length": { type: "string" },
+      "block-length": { type: "string" },
+      steps: { type: "string" },
+      temperature: { type: "string" },
+      seed: { type: "string" },
+      trace: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(GENERATE_USAGE + "\n");
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`generate takes one PROMPT (quote it), got ${positionals.length} words`);
+  const provider = values.provider ?? "auto";
+  if (!isProviderChoice(provider)) throw new UsageError(`--provider must be one of auto, cpu, cuda, dml, coreml, webgpu; got "${provider}"`);
+  const prompt = positionals[0] ?? (await io.stdin()).replace(/\r?\n$/, "");
+  const engine = await loadEngine({ bundleDir: values.bundle, provider, threads: optInt(values.threads, "--threads") });
+  try {
+    const genLength = optInt(values["gen-length"], "--gen-length");
+    const blockLength = optInt(values["block-length"], "--block-length");
+    const steps = optInt(values.steps, "--steps");
+    const progress = createProgress(process.stderr, blockCount(engine.info.bundleDir, genLength, blockLength));
+    const { text, trace } = await engine.generate({
+      prompt,
+      task: values.task,
+      stop: values.stop,
+      params: parseParamPairs(values.param ?? []),
+      raw: values.raw,
+      genLength,
+      blockLength,
+      steps,
+      temperature: optNum(values.temperature, "--temperature"),
+      seed: optInt(values.seed, "--seed"),
+      onStep: (e) => progress.onStep(e),
+    });
+    progress.done();
+    if (values.trace) writeFileSync(values.trace, JSON.stringify(trace, null, 1) + "\n");
+    if (values.json) process.stdout.write(JSON.stringify({ text, trace }) + "\n");
+    else process.stdout.write(text + "\n");
+    process.stderr.write(summaryLine(trace) + "\n");
+    return 0;
+  } finally {
+    await engine.dispose();
+  }
+}
+
+/** "forwards 12/32 (37.5%) | blocks stopped 2/2, certified 1/2 | rule edit | cpu | 41 ms" */
+export function summaryLine(t: GenerationTrace): string {
+  const stopped = t.blocks.filter((b) => b.stopStep !== null);
+  const certified = stopped.filter((b) => b.certificate?.thm4).length;
+  const generated = t.blocks.filter((b) => b.endedBy !== "eos-skip").length;
+  const pct = t.totals.budget ? ((100 * t.totals.forwards) / t.totals.budget).toFixed(1) : "0";
+  return (
+    `forwards ${t.totals.forwards}/${t.totals.budget} (${pct}%) | blocks stopped ${stopped.length}/${generated}, ` +
+    `certified ${certified}/${stopped.length} | rule ${t.rule} | ${t.provider} | ${t.totals.wallMs.toFixed(0)} ms`
+  );
+}
+
+export function optInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} expects a non-negative integer, got "${v}"`);
+  return n;
+}
+
+export function optNum(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} expects a number, got "${v}"`);
+  return n;
+}
+
+/** Blocks of this run for the progress bar: the request's lengths over the bundle's generation defaults. */
+function blockCount(bundleDir: string, genLength?: number, blockLength?: number): number {
+  const g = readBundleConfig(bundleDir).generation;
+  return Math.max(1, Math.floor((genLength ?? g.gen_length) / (blockLength ?? g.block_length)));
+}
