@@ -55,6 +55,8 @@ test("bundle.json: missing mask id, wrong format, bad geometry, unknown default 
 test("vocab size disagrees with the tokenizer; special id beyond the vocab", () => {
   rejects(writeTestBundle(tmp(), (p) => (p.config.vocab_size = 30)), "tokenizer.json", /vocab/);
   rejects(writeTestBundle(tmp(), (p) => ((p.config.ids as Record<string, number>).mask = 40)), "bundle.json", "ids.mask");
+  // mask id inside the vocab but pointing at another token than <|mask|>
+  rejects(writeTestBundle(tmp(), (p) => ((p.config.ids as Record<string, number>).mask = 5)), "bundle.json", "ids.mask");
 });
 
 test("metadata: wrong dims, missing tensor, missing header key, default probe not recorded", () => {

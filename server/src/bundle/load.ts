@@ -69,6 +69,11 @@ export function checkBundleFiles(b: LoadedBundle): void {
     if (tokenizer.tokenOf(id) === undefined) {
       throw new BundleError(tokFile, "added_tokens", `a token with id ${id} (bundle.json ids.${role})`, "none");
     }
+    // The contract's special-token names: when the tokenizer has one, bundle.json must point at it.
+    const named = tokenizer.idOf(`<|${role}|>`);
+    if (named !== undefined && named !== id) {
+      throw new BundleError(configFile, `ids.${role}`, `${named} (the id of <|${role}|> in tokenizer.json)`, String(id));
+    }
   }
   for (const [out, module] of Object.entries(config.probes)) {
     if (!metadata.modules.has(module)) {
