@@ -10,7 +10,6 @@ import {
   InlineCompletionRequest,
   LanguageClient,
   State,
-  TransportKind,
   WorkDoneProgress,
   type CloseHandlerResult,
   type ErrorHandlerResult,
@@ -20,6 +19,7 @@ import {
 import { Methods, type GenerateParams, type GenerateProgress, type GenerateResult, type StatusResult } from "../../protocol/lsp";
 import type { StepEvent } from "../../protocol/trace";
 import { RestartBackoff } from "./backoff";
+import { daemonLaunch } from "./launch";
 import { debouncedRequest, Supersession, type CancellationLike } from "./debounce";
 import { WakeableSleep } from "./sleep";
 import type { ClientPhase } from "./statusText";
@@ -73,11 +73,8 @@ export class Daemon implements vscode.Disposable {
     private readonly events: DaemonEvents,
   ) {
     this.settings = readSettings(log);
-    const module = context.asAbsolutePath("dist/cli.js");
-    // The library appends `--stdio --clientProcessId=<pid>`: the daemon runs `serve --stdio`, and
-    // vscode-languageserver uses the pid to exit if the editor dies without `exit`.
-    const run = { module, transport: TransportKind.stdio, args: ["serve"], options: { cwd: context.extensionPath } };
-    const serverOptions: ServerOptions = { run, debug: { ...run, options: { ...run.options, execArgv: ["--nolazy", "--inspect=6019"] } } };
+    const launch = daemonLaunch(process.execPath, context.extensionPath, process.env);
+    const serverOptions: ServerOptions = { command: launch.command, args: launch.args, options: launch.options };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       outputChannel: log,
