@@ -14,7 +14,7 @@ import type { DllmModel } from "./model/types";
 import { denoise } from "./sampler/denoise";
 import { buildTrace, idsBeforeEos } from "./sampler/trace";
 import type { RuleContext } from "./stop/context";
-import { createStopRule } from "./stop/registry";
+import { createStopRule, listStopRules } from "./stop/registry";
 import type { StopRule } from "./stop/rule";
 
 export type RuleFactory = (spec: string, params: Record<string, ParamValue>, ctx: RuleContext) => StopRule;
@@ -121,8 +121,7 @@ class BundleEngine implements Engine {
       onStep: req.onStep,
     });
     const text = tokenizer.decode(idsBeforeEos(run.outputIds, config.ids.eos));
-    // The calibrated params apply when the task's own rule runs; the user's override them.
-    const params = spec === task.stop.rule ? { ...task.stop.params, ...userParams } : { ...userParams };
+    const params = effectiveParams(spec, task.stop.params, userParams);
     const trace = buildTrace(
       {
         bundle: config.name,
@@ -146,4 +145,23 @@ class BundleEngine implements Engine {
     await this.queue.catch(() => undefined);
     await this.model.dispose();
   }
+}
+
+/**
+ * The parameters the rule actually runs with, for the trace: each named rule's declared defaults, then
+ * the task's calibrated values that the rule accepts, then the user's (the registry's merge order).
+ */
+export function effectiveParams(
+  spec: string,
+  calibrated: Record<string, ParamValue>,
+  user: Record<string, ParamValue>,
+): Record<string, ParamValue> {
+  const names = new Set(spec.split("+").map((s) => s.trim()));
+  const out: Record<string, ParamValue> = {};
+  for (const rule of listStopRules()) {
+    if (!names.has(rule.name)) continue;
+    for (const p of rule.params) out[p.name] = p.default;
+  }
+  for (const [k, v] of Object.entries(calibrated)) if (k in out) out[k] = v;
+  return { ...out, ...user };
 }

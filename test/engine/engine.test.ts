@@ -80,3 +80,13 @@ test("stop rules come from the registry; a stop rule's certificate flags reach t
   assert.deepEqual(steps, [1, 2]);
   assertValidTrace(trace);
 });
+
+test("trace params: rule defaults, then the task's calibrated values the rule accepts, then the user's", async () => {
+  const { effectiveParams } = await import("../../server/src/engine");
+  const p = effectiveParams("edit+confidence", { tau: 2, deltaFirst: 0.3, unrelated: 1 }, { threshold: 0.5 });
+  assert.equal(p.tau, 2);
+  assert.equal(p.deltaFirst, 0.3);
+  assert.equal(p.threshold, 0.5);
+  assert.equal("unrelated" in p, false);
+  assert.deepEqual(effectiveParams("full", { tau: 2 }, {}), {});
+});
