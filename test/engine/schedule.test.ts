@@ -18,3 +18,13 @@ test("gaussian counts match the hand computation", () => {
   assert.deepEqual(gaussianCounts(10, 5), [1, 3, 3, 2, 1]);
   assert.deepEqual(transferCounts("gaussian", 10, 5), [1, 3, 3, 2, 1]);
 });
+
+test("gaussian counts agree with the Python reference sampler (training/edit_dllm/sampler.py schedule_counts)", () => {
+  const reference: [number, number, number[]][] = [
+    [10, 7, [1, 1, 2, 2, 2, 1, 1]],
+    [16, 3, [4, 9, 3]],
+    [32, 16, [1, 1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 2, 2, 1, 1, 1]],
+    [64, 32, [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1]]
+  ];
+  for (const [L, T, want] of reference) assert.deepEqual(gaussianCounts(L, T), want, `L=${L} T=${T}`);
+});
