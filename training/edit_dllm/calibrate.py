@@ -142,7 +142,7 @@ def _simulate_block(blk: Mapping, delta: float, omega: int) -> tuple[list[int], 
 
 def calibrate_task(bundle: Bundle, forward, task: str, items: Sequence, check: Callable, *, tau: float = TAU,
                    deltas=DELTAS, omegas=OMEGAS, beta: float = BETA, batch_size: int = 64,
-                   polish_options=POLISH_OPTIONS, log=print) -> dict:
+                   polish_options=POLISH_OPTIONS, verify_sim: bool = False, log=print) -> dict:
     t0 = time.perf_counter()
     gen = bundle.gen
     L, nb, eos = gen.block_length, gen.num_blocks, bundle.ids["eos"]
@@ -230,25 +230,44 @@ def calibrate_task(bundle: Bundle, forward, task: str, items: Sequence, check: C
     alpha_raw = max(ratios) if ratios else None
     alpha_hat = min(alpha_raw, ALPHA_CLIP) if alpha_raw is not None else ALPHA_CLIP
 
-    # Real runs of the chosen thresholds with each polish option.
+    # Polish 0 of the chosen thresholds: from the simulation (exact; `verify_sim` re-runs it for real).
+    # Polish > 0 changes the block content after the stop, so those options are real runs.
     base = {"tau": tau, "deltaFirst": dF, "omegaFirst": oF, "deltaLater": dL, "omegaLater": oL}
+    sim_margins = []
+    for i in range(n):
+        p = ()
+        for b in range(nb):
+            blk = traj[(i, p)]
+            content, _used, t_stop, margin = _simulate_block(blk, *((dF, oF) if b == 0 else (dL, oL)))
+            if t_stop is not None:
+                sim_margins.append(margin)
+            p = p + tuple(content)
+            if eos in content:
+                break
     real = {}
     for p in polish_options:
         params = {**base, "polishSteps": p}
+        if p == 0 and not verify_sim:
+            real[0] = {"params": params, "accuracy": best["accuracy"], "forwards": best["forwards"],
+                       "score": best["score"], "margins": sim_margins, "simulated": True}
+            continue
         traces = bundle.run(forward, task, [it.prompt for it in items], "edit", params, batch_size=batch_size)
         acc = float(np.mean([check(task, it, tr["text"]) for it, tr in zip(items, traces)]))
         fwd = float(np.mean([tr["totals"]["forwards"] for tr in traces]))
         margins = [blk["steps"][blk["stopStep"] - 1]["margin"] for tr in traces for blk in tr["blocks"]
                    if blk["endedBy"] == "stop-rule"]
         real[p] = {"params": params, "accuracy": acc, "forwards": fwd, "score": acc / fwd if fwd else 0.0,
-                   "margins": margins}
+                   "margins": margins, "simulated": False}
     ok_p = [p for p in polish_options if real[p]["accuracy"] >= full_acc - 0.01 - 1e-12] or list(polish_options)
     polish = max(ok_p, key=lambda p: (real[p]["score"], real[p]["accuracy"], -real[p]["forwards"]))
     chosen = real[polish]
     margins = [m for m in chosen["margins"] if m is not None]
     q = float(np.quantile(margins, beta)) if margins else 0.0
-    sim_check = {"simAccuracy": best["accuracy"], "realAccuracy": real[0]["accuracy"] if 0 in real else None,
-                 "simForwards": best["forwards"], "realForwards": real[0]["forwards"] if 0 in real else None}
+    sim_check = None
+    if verify_sim and 0 in real:
+        sim_check = {"simAccuracy": best["accuracy"], "realAccuracy": real[0]["accuracy"],
+                     "simForwards": best["forwards"], "realForwards": real[0]["forwards"],
+                     "simStops": len(sim_margins), "realStops": len(real[0]["margins"])}
     return {
         "task": task, "n": n, "tau": tau, "fullAccuracy": full_acc, "fullForwards": full_fwd,
         "best": best, "polish": polish, "chosen": {k: v for k, v in chosen.items() if k != "margins"},
@@ -293,11 +312,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--checkpoint", help="peft SFT checkpoint; omitted: run the bundle's model.onnx")
     ap.add_argument("--tasks", default="", help="comma-separated (default: the bundle's tasks)")
-    ap.add_argument("--n-val", type=int, default=400)
+    ap.add_argument("--n-val", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--record", default="calibration.json")
     ap.add_argument("--dry-run", action="store_true", help="do not rewrite bundle.json")
+    ap.add_argument("--verify-sim", action="store_true", help="also run polish 0 for real and compare with the simulation")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     bundle = Bundle.load(a.bundle)
@@ -310,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         fwd = OnnxForward(Path(a.bundle) / "model.onnx", threads=a.threads)
     val = {t: get_task(t).generate("val", a.n_val) for t in tasks}
     rec = calibrate(a.bundle, fwd, val, n_val=a.n_val, batch_size=a.batch_size, write=not a.dry_run,
-                    record_path=a.record)
+                    record_path=a.record, verify_sim=a.verify_sim)
     for t, r in rec["tasks"].items():
         print(json.dumps({k: r[k] for k in ("task", "n", "fullAccuracy", "fullForwards", "best", "polish", "chosen",
                                             "alphaHat", "alphaRaw", "q", "simCheck", "seconds")}))

@@ -64,11 +64,12 @@ def test_simulated_grid_matches_real_run_on_micro_bundle(tmp_path):
     shutil.copytree(MICRO, bundle)
     items = get_task("arith").generate("val", 6)
     rec = calibrate(bundle, OnnxForward(bundle / "model.onnx"), {"arith": items}, deltas=(0.025, 0.55),
-                    omegas=(2, 6), batch_size=6, record_path=tmp_path / "cal.json", log=lambda *_: None)
+                    omegas=(2, 6), batch_size=6, verify_sim=True, record_path=tmp_path / "cal.json", log=lambda *_: None)
     r = rec["tasks"]["arith"]
     assert len(r["grid"]) == 16
     sc = r["simCheck"]
     assert sc["simForwards"] == sc["realForwards"] and sc["simAccuracy"] == sc["realAccuracy"]
+    assert sc["simStops"] == sc["realStops"]
     import json
     bj = json.loads((bundle / "bundle.json").read_text())
     assert bj["tasks"]["arith"]["stop"]["params"] == r["chosen"]["params"]
