@@ -220,3 +220,18 @@ def test_bad_params_are_typed_errors():
         make_rule("nope", META, ["m"], {})
     with pytest.raises(RuleParamError, match="probe 'x' has no metadata"):
         make_rule("edit", META, ["m"], {"probe": "x"})
+
+
+def test_gumbel_sampling_is_llada_formula_and_seeded():
+    from edit_dllm.sampler import _gumbel_x0
+    logits = torch.tensor([[0.0, 1.0, 0.5], [2.0, 0.0, 1.9]], dtype=torch.float64)
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    got = _gumbel_x0(logits, 0.7, g1)
+    u = torch.rand(logits.shape, generator=g2, dtype=torch.float64)
+    want = torch.argmax(torch.exp(logits) / (-torch.log(u)) ** 0.7, dim=-1)   # LLaDA add_gumbel_noise
+    assert got.tolist() == want.tolist()
+    a = generate(FakeModel(table), [PROMPT], ids=IDS, gen=GenConfig(8, 8, 8, temperature=1.0),
+                 rule_factory=FullRule, seed=3)[0]
+    b = generate(FakeModel(table), [PROMPT], ids=IDS, gen=GenConfig(8, 8, 8, temperature=1.0),
+                 rule_factory=FullRule, seed=3)[0]
+    assert a["outputIds"] == b["outputIds"]
