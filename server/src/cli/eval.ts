@@ -1,0 +1,97 @@
+/**
+ * `edit-dllm eval`: the honest evaluation of the stop rules (docs/evaluation.md). Sweeps every rule's
+ * main parameter on the val and test items, compares each with the fixed-N baseline at matched
+ * forwards, records D_t distributions and stop-step statistics, and chooses the default rule per task
+ * on val. Writes OUT/eval.json, OUT/results.md and OUT/stop-choice.json.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadItems } from "../bench/items";
+import { packageRoot } from "../bundle/locate";
+import { UsageError } from "../errors";
+import { summarizeRun } from "../eval/analyze";
+import { DEFAULT_GRID, type SweepGrid } from "../eval/configs";
+import { evalMarkdown, stopChoiceJson } from "../eval/report";
+import { runEval } from "../eval/run";
+import { isProviderChoice } from "../model/providers";
+import { optInt, optNum } from "./generate";
+
+export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [--threads N] [--val FILE] [--test FILE]
+                     [--task NAME] [--limit N] [--check-items N] [--tolerance X] [--quick] [--out DIR]
+  --val / --test: JSONL items (default bench/items/val.jsonl, bench/items/test.jsonl; export them with
+                  training/.venv/bin/python -m edit_dllm.export_items). --limit: first N items per task per split.
+  --tolerance: the default rule is the cheapest with val accuracy >= full - X (default 0.01).
+  --check-items: re-run simulated configurations through the engine on the first N items (default 3).
+  --quick: a small sweep (for smoke tests). Writes DIR/eval.json, DIR/results.md, DIR/stop-choice.json
+  (default DIR: eval/<bundle name>).`;
+
+const QUICK_GRID: SweepGrid = {
+  taus: [1, 0.1],
+  deltas: [1e-6, 1e-3, 0.05],
+  omegas: [2, 4],
+  releasedDeltas: [0.05, 0.5],
+  confidence: [0.9],
+  jotTauMax: [30],
+  fixedPolish: [0, 2],
+};
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      bundle: { type: "string" },
+      provider: { type: "string" },
+      threads: { type: "string" },
+      val: { type: "string" },
+      test: { type: "string" },
+      task: { type: "string" },
+      limit: { type: "string" },
+      "check-items": { type: "string" },
+      tolerance: { type: "string" },
+      quick: { type: "boolean" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(EVAL_USAGE + "\n");
+    return 0;
+  }
+  const provider = values.provider ?? "cpu";
+  if (!isProviderChoice(provider)) throw new UsageError(`--provider must be one of auto, cpu, cuda, dml, coreml, webgpu; got "${provider}"`);
+  const root = packageRoot();
+  const splits: { name: string; items: ReturnType<typeof loadItems> }[] = [];
+  for (const [name, flag] of [["val", values.val], ["test", values.test]] as const) {
+    const file = flag ?? join(root, "bench", "items", `${name}.jsonl`);
+    if (!existsSync(file)) {
+      throw new UsageError(`no ${name} items file ${file}: pass --${name} FILE or export it with training/.venv/bin/python -m edit_dllm.export_items --split ${name} --limit 200 --out ${file}`);
+    }
+    let items = loadItems(file);
+    if (values.task) items = items.filter((i) => i.task === values.task);
+    if (items.length === 0) throw new UsageError(`no items${values.task ? ` for task "${values.task}"` : ""} in ${file}`);
+    splits.push({ name, items });
+  }
+  const tolerance = optNum(values.tolerance, "--tolerance") ?? 0.01;
+  const run = await runEval({
+    bundleDir: values.bundle,
+    provider,
+    threads: optInt(values.threads, "--threads"),
+    splits,
+    limit: optInt(values.limit, "--limit"),
+    grid: values.quick ? QUICK_GRID : DEFAULT_GRID,
+    checkItems: optInt(values["check-items"], "--check-items") ?? 3,
+    onProgress: (m) => process.stderr.write(`eval: ${m}\n`),
+  });
+  const summary = summarizeRun(run, tolerance, "val");
+  const out = values.out ?? join("eval", run.bundle);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "eval.json"), JSON.stringify(summary) + "\n");
+  writeFileSync(join(out, "stop-choice.json"), JSON.stringify(stopChoiceJson(summary), null, 1) + "\n");
+  const md = evalMarkdown(summary, "test");
+  writeFileSync(join(out, "results.md"), md);
+  process.stdout.write(md);
+  process.stderr.write(`eval: wrote ${join(out, "eval.json")}, ${join(out, "results.md")}, ${join(out, "stop-choice.json")}\n`);
+  return 0;
+}

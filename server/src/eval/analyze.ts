@@ -1,0 +1,246 @@
+/**
+ * From the accumulated runs to the evaluation's numbers: per (split, task, configuration) accuracy and
+ * forwards per block, the fixed baseline at matched forwards (interpolated between the two
+ * neighbouring N, with exact McNemar tests against both), stop-step statistics (fraction at the
+ * earliest possible step, Spearman with the oracle step), D_t quantiles, Pareto fronts, and the
+ * per-task choice of the default rule on the validation split.
+ */
+import type { ParamValue } from "../../../protocol/lsp";
+import type { EvalConfig, Family } from "./configs";
+import type { ConfigAcc, EvalRun, SplitTaskAcc } from "./run";
+import { matchFixed, mcnemarExact, pairedCounts, paretoFront, quantiles, spearman, type FixedPoint } from "./stats";
+
+export const DT_QUANTILES = [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1];
+
+export interface ConfigSummary {
+  id: string;
+  family: Family;
+  rule: string;
+  params: Record<string, ParamValue>;
+  polish: number;
+  items: number;
+  correct: number;
+  accuracy: number;
+  forwardsPerBlock: number;
+  forwardsPerItem: number;
+  stopFraction: number;
+  /** Of blocks where a stop was possible, those stopped at exactly the earliest possible step (run-length rules). */
+  atEarliestFraction: number | null;
+  spearman: number | null;
+  spearmanBlocks: number;
+  matched: MatchedSummary | null;
+  /** Per-item correctness, "1"/"0" in item order (for re-testing). */
+  outcomes: string;
+}
+
+export interface FixedNeighbour {
+  id: string;
+  n: number;
+  forwardsPerBlock: number;
+  accuracy: number;
+  /** Discordant pairs: rule right & fixed wrong, fixed right & rule wrong; exact McNemar p. */
+  ruleOnly: number;
+  fixedOnly: number;
+  p: number;
+}
+
+export interface MatchedSummary {
+  polish: number;
+  /** Fixed accuracy interpolated at the rule's forwards per block. */
+  accuracy: number;
+  weight: number;
+  clamped: boolean;
+  lo: FixedNeighbour;
+  hi: FixedNeighbour;
+  /** rule accuracy - interpolated fixed accuracy. */
+  advantage: number;
+}
+
+export interface DtSummary {
+  series: string;
+  block: number;
+  steps: number;
+  defined: number;
+  quantiles: number[];
+  /** Fraction of defined D_t below 0.05 (the paper's delta). */
+  below005: number;
+}
+
+export interface TaskSummary {
+  items: number;
+  full: ConfigSummary;
+  oracle: ConfigSummary;
+  configs: ConfigSummary[];
+  fronts: Record<string, string[]>;
+  dt: DtSummary[];
+}
+
+export interface Choice {
+  task: string;
+  stop: { rule: string; params: Record<string, ParamValue> };
+  config: string;
+  /** Val numbers of the choice and of full. */
+  val: { accuracy: number; forwardsPerBlock: number; fullAccuracy: number; fullForwardsPerBlock: number };
+  reason: string;
+}
+
+export interface EvalSummary {
+  bundle: string;
+  provider: string;
+  generatedAt: string;
+  budget: number;
+  numBlocks: number;
+  blockLength: number;
+  counts: number[];
+  releasedAvailable: boolean;
+  tolerance: number;
+  splits: Record<string, Record<string, TaskSummary>>;
+  choices: Record<string, Choice>;
+  checks: EvalRun["checks"];
+  cost: EvalRun["cost"];
+}
+
+function summarize(c: EvalConfig, a: ConfigAcc): Omit<ConfigSummary, "matched"> {
+  const items = a.correct.length;
+  const correct = a.correct.filter(Boolean).length;
+  const fwd = a.forwards.reduce((x, y) => x + y, 0);
+  return {
+    id: c.id,
+    family: c.family,
+    rule: c.rule,
+    params: c.params,
+    polish: c.polish,
+    items,
+    correct,
+    accuracy: items ? correct / items : 0,
+    forwardsPerBlock: a.blocks ? fwd / a.blocks : 0,
+    forwardsPerItem: items ? fwd / items : 0,
+    stopFraction: a.blocks ? a.stops / a.blocks : 0,
+    atEarliestFraction: c.earliest ? (a.earliestDefined ? a.atEarliest / a.earliestDefined : null) : null,
+    spearman: spearman(a.stopSteps, a.oracleSteps),
+    spearmanBlocks: a.stopSteps.length,
+    outcomes: a.correct.map((x) => (x ? "1" : "0")).join(""),
+  };
+}
+
+function neighbour(rule: boolean[], fixed: { s: ConfigSummary; correct: boolean[] }): FixedNeighbour {
+  const pc = pairedCounts(rule, fixed.correct);
+  return {
+    id: fixed.s.id,
+    n: Number(fixed.s.params.n),
+    forwardsPerBlock: fixed.s.forwardsPerBlock,
+    accuracy: fixed.s.accuracy,
+    ruleOnly: pc.onlyA,
+    fixedOnly: pc.onlyB,
+    p: mcnemarExact(pc.onlyA, pc.onlyB),
+  };
+}
+
+export function summarizeTask(run: EvalRun, st: SplitTaskAcc): TaskSummary {
+  const base = run.configs.filter((c) => st.configs.has(c.id)).map((c) => ({ c, s: summarize(c, st.configs.get(c.id)!), correct: st.configs.get(c.id)!.correct }));
+  const fixedBy = new Map<number, { s: ConfigSummary; correct: boolean[] }[]>();
+  for (const b of base) {
+    if (b.c.family !== "fixed") continue;
+    const list = fixedBy.get(b.c.polish) ?? [];
+    list.push({ s: { ...b.s, matched: null }, correct: b.correct });
+    fixedBy.set(b.c.polish, list);
+  }
+  const configs: ConfigSummary[] = base.map(({ c, s, correct }) => {
+    const fixed = fixedBy.get(c.polish) ?? fixedBy.get(0);
+    if (!fixed || c.family === "fixed" || c.family === "full") return { ...s, matched: null };
+    const points: (FixedPoint & { k: number })[] = fixed.map((f, k) => ({ n: Number(f.s.params.n), forwardsPerBlock: f.s.forwardsPerBlock, accuracy: f.s.accuracy, k }));
+    const m = matchFixed(points, s.forwardsPerBlock);
+    const lo = fixed[(m.lo as (typeof points)[number]).k];
+    const hi = fixed[(m.hi as (typeof points)[number]).k];
+    return {
+      ...s,
+      matched: {
+        polish: fixed[0].s.polish,
+        accuracy: m.accuracy,
+        weight: m.weight,
+        clamped: m.clamped,
+        lo: neighbour(correct, lo),
+        hi: neighbour(correct, hi),
+        advantage: s.accuracy - m.accuracy,
+      },
+    };
+  });
+  const fronts: Record<string, string[]> = {};
+  for (const fam of new Set(configs.map((c) => c.family))) {
+    fronts[fam] = paretoFront(configs.filter((c) => c.family === fam)).map((c) => c.id);
+  }
+  const dt: DtSummary[] = [];
+  for (const [series, byBlock] of Object.entries(st.dt.values)) {
+    byBlock.forEach((vals, block) => {
+      const und = st.dt.undefinedSteps[series]?.[block] ?? 0;
+      const limit = 0.05;
+      dt.push({
+        series,
+        block,
+        steps: vals.length + und,
+        defined: vals.length,
+        quantiles: quantiles(vals, DT_QUANTILES),
+        below005: vals.length ? vals.filter((v) => v < limit).length / vals.length : NaN,
+      });
+    });
+  }
+  return {
+    items: st.items,
+    full: configs.find((c) => c.id === "full")!,
+    oracle: configs.find((c) => c.id === "oracle")!,
+    configs: configs.filter((c) => c.id !== "full" && c.id !== "oracle"),
+    fronts,
+    dt,
+  };
+}
+
+/** Preference among equally cheap, equally accurate choices: EDIT rules carry certificates. */
+const FAMILY_ORDER: Family[] = ["edit", "calibrated", "edit-released", "fixed", "confidence", "jot"];
+
+/**
+ * The default rule per task, on the validation split: among all configurations (every rule, tau,
+ * delta, Omega, N, threshold) whose accuracy is at least full's minus `tolerance`, the one with the
+ * fewest forwards per block; ties -> higher accuracy -> family order (EDIT first) -> sweep order.
+ */
+export function chooseDefault(task: string, t: TaskSummary, tolerance: number): Choice {
+  const floor = t.full.accuracy - tolerance - 1e-12;
+  const ok = t.configs.filter((c) => c.accuracy >= floor && c.family !== "calibrated");
+  const rank = (c: ConfigSummary) => FAMILY_ORDER.indexOf(c.family);
+  const best = [...ok].sort((a, b) => a.forwardsPerBlock - b.forwardsPerBlock || b.accuracy - a.accuracy || rank(a) - rank(b))[0];
+  const val = (c: ConfigSummary) => ({ accuracy: c.accuracy, forwardsPerBlock: c.forwardsPerBlock, fullAccuracy: t.full.accuracy, fullForwardsPerBlock: t.full.forwardsPerBlock });
+  if (!best) {
+    return { task, stop: { rule: "full", params: {} }, config: "full", val: val(t.full), reason: `no configuration within ${tolerance} of full's val accuracy` };
+  }
+  return {
+    task,
+    stop: { rule: best.rule, params: best.params },
+    config: best.id,
+    val: val(best),
+    reason: `fewest forwards per block among configurations with val accuracy >= full - ${tolerance}`,
+  };
+}
+
+export function summarizeRun(run: EvalRun, tolerance: number, chooseOn: string): EvalSummary {
+  const splits: EvalSummary["splits"] = {};
+  for (const [split, tasks] of Object.entries(run.acc)) {
+    splits[split] = {};
+    for (const [task, st] of Object.entries(tasks)) splits[split][task] = summarizeTask(run, st);
+  }
+  const choices: Record<string, Choice> = {};
+  for (const [task, t] of Object.entries(splits[chooseOn] ?? {})) choices[task] = chooseDefault(task, t, tolerance);
+  return {
+    bundle: run.bundle,
+    provider: run.provider,
+    generatedAt: new Date().toISOString(),
+    budget: run.budget,
+    numBlocks: run.numBlocks,
+    blockLength: run.blockLength,
+    counts: run.counts,
+    releasedAvailable: run.released,
+    tolerance,
+    splits,
+    choices,
+    checks: run.checks,
+    cost: run.cost,
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * The evaluated rule configurations: each rule's main parameter swept (edit: tau, delta, Omega;
+ * edit-released: delta; fixed: N; confidence: threshold; jot: tauMax), plus the bundle's calibrated
+ * rule. Stop-step rules are simulated exactly (explore.ts); commit rules run for real.
+ */
+import type { ParamValue } from "../../../protocol/lsp";
+import { earliestStopStep, runLengthStop } from "./dt";
+import type { BlockTrajectory, StopPolicy } from "./explore";
+
+export type Family = "full" | "oracle" | "fixed" | "edit" | "edit-released" | "confidence" | "jot" | "calibrated";
+
+export interface EvalConfig {
+  id: string;
+  family: Family;
+  /** Rule spec and params as bundle.json / generate take them. */
+  rule: string;
+  params: Record<string, ParamValue>;
+  polish: number;
+  /** Simulated from trajectories (stop-step rules) or run through the engine (commit rules). */
+  policy: StopPolicy | null;
+  /** Earliest possible stop step of block b from the schedule (run-length rules), else null. */
+  earliest: ((blockIndex: number) => number | null) | null;
+}
+
+export interface SweepGrid {
+  taus: number[];
+  deltas: number[];
+  omegas: number[];
+  releasedDeltas: number[];
+  confidence: number[];
+  jotTauMax: number[];
+  fixedPolish: number[];
+}
+
+export const DEFAULT_GRID: SweepGrid = {
+  taus: [1, 0.3, 0.1, 0.03],
+  deltas: [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.25],
+  omegas: [1, 2, 3, 4, 6, 8, 10, 12],
+  releasedDeltas: [1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5],
+  confidence: [0.6, 0.8, 0.9, 0.97],
+  jotTauMax: [3, 10, 30, 100],
+  fixedPolish: [0, 2],
+};
+
+/** The released rule's defaults besides delta (its THRESHOLD_PARAMS omega and polishSteps 2). */
+const RELEASED_OMEGA = 6;
+const RELEASED_POLISH = 2;
+
+interface RunLength {
+  deltaFirst: number;
+  omegaFirst: number;
+  deltaLater: number;
+  omegaLater: number;
+  polishSteps: number;
+}
+
+function runLengthPolicy(p: RunLength, series: (t: BlockTrajectory) => (number | null)[]): StopPolicy {
+  return (traj) => {
+    const first = traj.index === 0;
+    const t = runLengthStop(series(traj), first ? p.deltaFirst : p.deltaLater, first ? p.omegaFirst : p.omegaLater, traj.budget, p.polishSteps);
+    return t === null ? null : { step: t, polish: p.polishSteps };
+  };
+}
+
+export function editPolicy(p: RunLength & { tau: number }): StopPolicy {
+  return runLengthPolicy(p, (traj) => traj.editKl(p.tau));
+}
+
+export function releasedPolicy(p: RunLength): StopPolicy {
+  return runLengthPolicy(p, (traj) => traj.releasedKl());
+}
+
+export function fixedPolicy(n: number, polish: number): StopPolicy {
+  return (traj) => (n + polish < traj.budget ? { step: n, polish } : null);
+}
+
+export const fullPolicy: StopPolicy = () => null;
+/** Stop each block at the oracle step with an argmax fill: the full output with the fewest forwards. */
+export const oraclePolicy: StopPolicy = (traj) => (traj.oracle < traj.budget ? { step: traj.oracle, polish: 0 } : null);
+
+const num = (v: ParamValue | undefined, d: number): number => (typeof v === "number" ? v : d);
+/** 1e-6 rather than 0.000001 in configuration ids. */
+export const fmt = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
+
+function runLengthEarliest(counts: number[], minMatched: number, p: RunLength): (b: number) => number | null {
+  return (b) => earliestStopStep(counts, minMatched, b === 0 ? p.omegaFirst : p.omegaLater, p.polishSteps);
+}
+
+export function editConfig(id: string, family: Family, p: RunLength & { tau: number }, counts: number[]): EvalConfig {
+  return {
+    id,
+    family,
+    rule: "edit",
+    params: { ...p },
+    polish: p.polishSteps,
+    policy: editPolicy(p),
+    earliest: runLengthEarliest(counts, 2, p),
+  };
+}
+
+export function releasedConfig(id: string, family: Family, p: RunLength, counts: number[]): EvalConfig {
+  return {
+    id,
+    family,
+    rule: "edit-released",
+    params: { ...p },
+    polish: p.polishSteps,
+    policy: releasedPolicy(p),
+    earliest: runLengthEarliest(counts, 1, p),
+  };
+}
+
+/**
+ * Every configuration of the sweep. `counts` = the schedule's per-step commits of one block;
+ * `calibrated` = the task's bundle.json stop (simulated when it is edit/edit-released/fixed/full).
+ */
+export function buildConfigs(grid: SweepGrid, counts: number[], calibrated: { rule: string; params: Record<string, ParamValue> } | null, released: boolean): EvalConfig[] {
+  const budget = counts.length;
+  const out: EvalConfig[] = [
+    { id: "full", family: "full", rule: "full", params: {}, polish: 0, policy: fullPolicy, earliest: null },
+    { id: "oracle", family: "oracle", rule: "oracle", params: {}, polish: 0, policy: oraclePolicy, earliest: null },
+  ];
+  for (const polish of grid.fixedPolish) {
+    for (let n = 1; n + polish < budget; n++) {
+      out.push({ id: `fixed n=${n} p=${polish}`, family: "fixed", rule: "fixed", params: { n, polishSteps: polish }, polish, policy: fixedPolicy(n, polish), earliest: null });
+    }
+  }
+  for (const tau of grid.taus) {
+    for (const delta of grid.deltas) {
+      for (const omega of grid.omegas) {
+        if (omega >= budget) continue;
+        const p = { tau, deltaFirst: delta, omegaFirst: omega, deltaLater: delta, omegaLater: omega, polishSteps: 0 };
+        out.push(editConfig(`edit tau=${tau} delta=${fmt(delta)} omega=${omega}`, "edit", p, counts));
+      }
+    }
+  }
+  if (released) {
+    for (const delta of grid.releasedDeltas) {
+      const p = { deltaFirst: delta, omegaFirst: RELEASED_OMEGA, deltaLater: delta, omegaLater: RELEASED_OMEGA, polishSteps: RELEASED_POLISH };
+      out.push(releasedConfig(`edit-released delta=${fmt(delta)}`, "edit-released", p, counts));
+    }
+  }
+  for (const threshold of grid.confidence) {
+    out.push({ id: `confidence threshold=${threshold}`, family: "confidence", rule: "confidence", params: { threshold }, polish: 0, policy: null, earliest: null });
+  }
+  for (const tauMax of grid.jotTauMax) {
+    out.push({ id: `jot tauMax=${tauMax}`, family: "jot", rule: "jot", params: { tauMax }, polish: 0, policy: null, earliest: null });
+  }
+  if (calibrated) out.push(calibratedConfig(calibrated, counts, released));
+  return out;
+}
+
+/** The bundle's calibrated stop as one more configuration (params over the rule's defaults). */
+export function calibratedConfig(c: { rule: string; params: Record<string, ParamValue> }, counts: number[], released: boolean): EvalConfig {
+  const q = c.params;
+  if (c.rule === "edit") {
+    const p = {
+      tau: num(q.tau, 1),
+      deltaFirst: num(q.deltaFirst, 0.05),
+      omegaFirst: num(q.omegaFirst, 6),
+      deltaLater: num(q.deltaLater, 0.1),
+      omegaLater: num(q.omegaLater, 6),
+      polishSteps: num(q.polishSteps, 0),
+    };
+    return editConfig("calibrated (bundle.json)", "calibrated", p, counts);
+  }
+  if (c.rule === "edit-released" && released) {
+    const p = {
+      deltaFirst: num(q.deltaFirst, 0.05),
+      omegaFirst: num(q.omegaFirst, 6),
+      deltaLater: num(q.deltaLater, 0.1),
+      omegaLater: num(q.omegaLater, 6),
+      polishSteps: num(q.polishSteps, 2),
+    };
+    return releasedConfig("calibrated (bundle.json)", "calibrated", p, counts);
+  }
+  if (c.rule === "fixed") {
+    const n = num(q.n, 8);
+    const polish = num(q.polishSteps, 0);
+    return { id: "calibrated (bundle.json)", family: "calibrated", rule: "fixed", params: { n, polishSteps: polish }, polish, policy: fixedPolicy(n, polish), earliest: null };
+  }
+  if (c.rule === "full") return { id: "calibrated (bundle.json)", family: "calibrated", rule: "full", params: {}, polish: 0, policy: fullPolicy, earliest: null };
+  return { id: "calibrated (bundle.json)", family: "calibrated", rule: c.rule, params: { ...c.params }, polish: num(q.polishSteps, 0), policy: null, earliest: null };
+}
