@@ -5,6 +5,7 @@
 import { BundleError, CancelledError, ModelError, RequestError, UsageError } from "./errors";
 import { StopRuleError } from "./stop/errors";
 import { benchCommand, BENCH_USAGE } from "./cli/bench";
+import { evalCommand, EVAL_USAGE } from "./cli/eval";
 import { generateCommand, GENERATE_USAGE } from "./cli/generate";
 import { serveCommand, SERVE_USAGE } from "./cli/serve";
 
@@ -12,11 +13,14 @@ const USAGE = `usage: edit-dllm <command> [options]
 commands:
   generate   generate a completion for a prompt (prints the text and a one-line summary)
   bench      run stop rules over task items; writes bench/results.json and bench/results.md
+  eval       honest evaluation: every rule vs fixed-N at matched forwards, D_t, Pareto fronts, default choice
   serve      run the JSON-RPC/LSP daemon over stdio (--stdio)
 
 ${GENERATE_USAGE}
 
 ${BENCH_USAGE}
+
+${EVAL_USAGE}
 
 ${SERVE_USAGE}`;
 
@@ -35,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
         return await generateCommand(rest, { stdin: readStdin });
       case "bench":
         return await benchCommand(rest);
+      case "eval":
+        return await evalCommand(rest);
       case "serve":
         return await serveCommand(rest);
       case "-h":
