@@ -246,16 +246,20 @@ def _step(s: _Seq, logits: torch.Tensor, acts: Mapping[str, torch.Tensor], fwd_m
     rec = s.cur
     in_ids = s.ids.clone()
     block_ids = in_ids[start:end]
-    masked = [start + j for j in range(gen.block_length) if int(block_ids[j]) == mask]
-    visible = [start + j for j in range(gen.block_length) if int(block_ids[j]) != mask]
-    lg = logits[masked].to(torch.float64)
+    is_mask = block_ids.numpy() == mask
+    masked = (start + np.flatnonzero(is_mask)).tolist()
+    visible = (start + np.flatnonzero(~is_mask)).tolist()
+    # float64 numpy (not torch ops: torch's thread pool fights ONNX Runtime's for the cores).
+    lg = logits.numpy()[masked].astype(np.float64) if masked else np.zeros((0, logits.shape[-1]))
     if gen.temperature > 0:
-        x0 = _gumbel_x0(logits.to(torch.float64), gen.temperature, s.gen)[masked]
+        x0n = _gumbel_x0(logits.to(torch.float64), gen.temperature, s.gen).numpy()[masked].astype(np.int64)
     else:
-        x0 = torch.argmax(lg, dim=-1)  # first maximal index = lowest id on ties
-    probs = torch.softmax(lg, dim=-1)
-    conf = torch.gather(probs, 1, x0[:, None])[:, 0].numpy() if masked else np.zeros(0)
-    x0n = x0.numpy().astype(np.int64) if masked else np.zeros(0, dtype=np.int64)
+        x0n = lg.argmax(axis=-1).astype(np.int64)  # first maximal index = lowest id on ties
+    if masked:
+        z = np.exp(lg - lg.max(axis=-1, keepdims=True))
+        conf = z[np.arange(len(masked)), x0n] / z.sum(axis=-1)
+    else:
+        conf = np.zeros(0)
     s.step += 1
     step_rec = {"step": s.step, "visible": visible, "sims": None, "kl": None, "counter": None, "margin": None,
                 "committed": [], "committedIds": [], "early": [], "polish": s.polish_left >= 0,
