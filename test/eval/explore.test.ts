@@ -59,7 +59,7 @@ test("runEval on the micro bundle: simulated stop rules equal real engine runs",
     assert.equal(t.oracle.accuracy, t.full.accuracy, "the oracle reproduces full's output");
     // fixed N stops every block at N: N forwards per generated block.
     assert.equal(t.configs.find((c) => c.id === "fixed n=5 p=0")!.forwardsPerBlock, 5);
-    assert.equal(t.configs.find((c) => c.id === "fixed n=5 p=2")!.forwardsPerBlock, 7);
+    assert.equal(t.configs.find((c) => c.id === "fixed n=9 p=2")!.forwardsPerBlock, 11);
     const edit = t.configs.find((c) => c.id === "edit tau=1 delta=0.05 omega=4")!;
     assert.ok(edit.matched, "every early-stop rule has a matched fixed baseline");
     assert.ok(edit.atEarliestFraction !== null);

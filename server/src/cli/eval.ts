@@ -4,23 +4,27 @@
  * forwards, records D_t distributions and stop-step statistics, and chooses the default rule per task
  * on val. Writes OUT/eval.json, OUT/results.md and OUT/stop-choice.json.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadItems } from "../bench/items";
 import { packageRoot } from "../bundle/locate";
 import { UsageError } from "../errors";
-import { summarizeRun } from "../eval/analyze";
-import { DEFAULT_GRID, type SweepGrid } from "../eval/configs";
+import { mergeSummaries, summarizeRun, type EvalSummary } from "../eval/analyze";
+import { DEFAULT_GRID, type Family, type SweepGrid } from "../eval/configs";
 import { evalMarkdown, stopChoiceJson } from "../eval/report";
 import { runEval } from "../eval/run";
 import { isProviderChoice } from "../model/providers";
 import { optInt, optNum } from "./generate";
 
 export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [--threads N] [--val FILE] [--test FILE]
-                     [--task NAME] [--limit N] [--check-items N] [--tolerance X] [--quick] [--out DIR]
+                     [--task NAME] [--limit N] [--families edit,edit-released,confidence,jot]
+                     [--check-items N] [--tolerance X] [--quick] [--out DIR]
   --val / --test: JSONL items (default bench/items/val.jsonl, bench/items/test.jsonl; export them with
                   training/.venv/bin/python -m edit_dllm.export_items). --limit: first N items per task per split.
+  --task: one task or a comma-separated list. --merge A/eval.json --merge B/eval.json: combine runs made on
+          disjoint task sets (e.g. two processes, one per core) into DIR; runs nothing.
+  --families: rule families to sweep (default all; full, oracle and fixed-N always run).
   --tolerance: the default rule is the cheapest with val accuracy >= full - X (default 0.01).
   --check-items: re-run simulated configurations through the engine on the first N items (default 3).
   --quick: a small sweep (for smoke tests). Writes DIR/eval.json, DIR/results.md, DIR/stop-choice.json
@@ -51,12 +55,23 @@ export async function evalCommand(argv: string[]): Promise<number> {
       "check-items": { type: "string" },
       tolerance: { type: "string" },
       quick: { type: "boolean" },
+      families: { type: "string" },
+      merge: { type: "string", multiple: true },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     process.stdout.write(EVAL_USAGE + "\n");
+    return 0;
+  }
+  if (values.merge?.length) {
+    const parts = values.merge.map((f) => {
+      if (!existsSync(f)) throw new UsageError(`--merge: no such file ${f}`);
+      return JSON.parse(readFileSync(f, "utf8")) as EvalSummary;
+    });
+    const out = values.out ?? join("eval", parts[0].bundle);
+    writeOutputs(mergeSummaries(parts), out);
     return 0;
   }
   const provider = values.provider ?? "cpu";
@@ -69,9 +84,18 @@ export async function evalCommand(argv: string[]): Promise<number> {
       throw new UsageError(`no ${name} items file ${file}: pass --${name} FILE or export it with training/.venv/bin/python -m edit_dllm.export_items --split ${name} --limit 200 --out ${file}`);
     }
     let items = loadItems(file);
-    if (values.task) items = items.filter((i) => i.task === values.task);
+    const only = values.task ? new Set(values.task.split(",").map((t) => t.trim())) : null;
+    if (only) items = items.filter((i) => only.has(i.task));
     if (items.length === 0) throw new UsageError(`no items${values.task ? ` for task "${values.task}"` : ""} in ${file}`);
     splits.push({ name, items });
+  }
+  const FAMILIES: Family[] = ["edit", "edit-released", "confidence", "jot"];
+  let families: Set<Family> | null = null;
+  if (values.families) {
+    const names = values.families.split(",").map((x) => x.trim()).filter(Boolean);
+    const bad = names.filter((n) => !FAMILIES.includes(n as Family));
+    if (bad.length) throw new UsageError(`--families: unknown ${bad.join(", ")}; expected some of ${FAMILIES.join(", ")}`);
+    families = new Set(names as Family[]);
   }
   const tolerance = optNum(values.tolerance, "--tolerance") ?? 0.01;
   const run = await runEval({
@@ -81,11 +105,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
     splits,
     limit: optInt(values.limit, "--limit"),
     grid: values.quick ? QUICK_GRID : DEFAULT_GRID,
+    families,
     checkItems: optInt(values["check-items"], "--check-items") ?? 3,
     onProgress: (m) => process.stderr.write(`eval: ${m}\n`),
   });
   const summary = summarizeRun(run, tolerance, "val");
-  const out = values.out ?? join("eval", run.bundle);
+  writeOutputs(summary, values.out ?? join("eval", run.bundle));
+  return 0;
+}
+
+function writeOutputs(summary: EvalSummary, out: string): void {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "eval.json"), JSON.stringify(summary) + "\n");
   writeFileSync(join(out, "stop-choice.json"), JSON.stringify(stopChoiceJson(summary), null, 1) + "\n");
@@ -93,5 +122,4 @@ export async function evalCommand(argv: string[]): Promise<number> {
   writeFileSync(join(out, "results.md"), md);
   process.stdout.write(md);
   process.stderr.write(`eval: wrote ${join(out, "eval.json")}, ${join(out, "results.md")}, ${join(out, "stop-choice.json")}\n`);
-  return 0;
 }

@@ -244,3 +244,45 @@ export function summarizeRun(run: EvalRun, tolerance: number, chooseOn: string):
     cost: run.cost,
   };
 }
+
+/** Combine summaries of runs on disjoint task sets (same bundle and settings) into one. */
+export function mergeSummaries(parts: readonly EvalSummary[]): EvalSummary {
+  if (parts.length === 0) throw new RangeError("mergeSummaries needs at least one summary");
+  const [first] = parts;
+  for (const p of parts) {
+    if (p.bundle !== first.bundle || p.budget !== first.budget || p.tolerance !== first.tolerance) {
+      throw new RangeError(`cannot merge eval summaries of different runs: ${p.bundle}/${p.budget}/${p.tolerance} vs ${first.bundle}/${first.budget}/${first.tolerance}`);
+    }
+  }
+  const splits: EvalSummary["splits"] = {};
+  const choices: EvalSummary["choices"] = {};
+  for (const p of parts) {
+    for (const [split, tasks] of Object.entries(p.splits)) {
+      splits[split] ??= {};
+      for (const [task, t] of Object.entries(tasks)) {
+        if (splits[split][task]) throw new RangeError(`task ${task} (${split}) appears in more than one summary`);
+        splits[split][task] = t;
+      }
+    }
+    Object.assign(choices, p.choices);
+  }
+  const checks = new Map<string, EvalSummary["checks"][number]>();
+  for (const c of parts.flatMap((p) => p.checks)) {
+    const m = checks.get(c.config);
+    if (!m) checks.set(c.config, { ...c, mismatches: [...c.mismatches] });
+    else {
+      m.compared += c.compared;
+      m.identical += c.identical;
+      m.mismatches.push(...c.mismatches);
+    }
+  }
+  const cost = { forwardsRequested: 0, forwardsComputed: 0, scriptedRuns: 0, realRuns: 0, wallMs: 0 };
+  for (const p of parts) {
+    cost.forwardsRequested += p.cost.forwardsRequested;
+    cost.forwardsComputed += p.cost.forwardsComputed;
+    cost.scriptedRuns += p.cost.scriptedRuns;
+    cost.realRuns += p.cost.realRuns;
+    cost.wallMs = Math.max(cost.wallMs, p.cost.wallMs); // the parts run side by side
+  }
+  return { ...first, generatedAt: new Date().toISOString(), splits, choices, checks: [...checks.values()], cost };
+}

@@ -37,8 +37,8 @@ export const DEFAULT_GRID: SweepGrid = {
   deltas: [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.25],
   omegas: [1, 2, 3, 4, 6, 8, 10, 12],
   releasedDeltas: [1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5],
-  confidence: [0.6, 0.8, 0.9, 0.97],
-  jotTauMax: [3, 10, 30, 100],
+  confidence: [0.7, 0.9, 0.97],
+  jotTauMax: [3, 10, 30],
   fixedPolish: [0, 2],
 };
 
@@ -114,40 +114,68 @@ export function releasedConfig(id: string, family: Family, p: RunLength, counts:
  * Every configuration of the sweep. `counts` = the schedule's per-step commits of one block;
  * `calibrated` = the task's bundle.json stop (simulated when it is edit/edit-released/fixed/full).
  */
-export function buildConfigs(grid: SweepGrid, counts: number[], calibrated: { rule: string; params: Record<string, ParamValue> } | null, released: boolean): EvalConfig[] {
+export function buildConfigs(
+  grid: SweepGrid,
+  counts: number[],
+  calibrated: { rule: string; params: Record<string, ParamValue> } | null,
+  released: boolean,
+  families: ReadonlySet<Family> | null = null,
+): EvalConfig[] {
   const budget = counts.length;
-  const out: EvalConfig[] = [
-    { id: "full", family: "full", rule: "full", params: {}, polish: 0, policy: fullPolicy, earliest: null },
-    { id: "oracle", family: "oracle", rule: "oracle", params: {}, polish: 0, policy: oraclePolicy, earliest: null },
-  ];
-  for (const polish of grid.fixedPolish) {
-    for (let n = 1; n + polish < budget; n++) {
-      out.push({ id: `fixed n=${n} p=${polish}`, family: "fixed", rule: "fixed", params: { n, polishSteps: polish }, polish, policy: fixedPolicy(n, polish), earliest: null });
-    }
-  }
-  for (const tau of grid.taus) {
-    for (const delta of grid.deltas) {
-      for (const omega of grid.omegas) {
-        if (omega >= budget) continue;
-        const p = { tau, deltaFirst: delta, omegaFirst: omega, deltaLater: delta, omegaLater: omega, polishSteps: 0 };
-        out.push(editConfig(`edit tau=${tau} delta=${fmt(delta)} omega=${omega}`, "edit", p, counts));
+  const want = (f: Family) => !families || families.has(f);
+  const rules: EvalConfig[] = [];
+  if (want("edit")) {
+    for (const tau of grid.taus) {
+      for (const delta of grid.deltas) {
+        for (const omega of grid.omegas) {
+          if (omega >= budget) continue;
+          const p = { tau, deltaFirst: delta, omegaFirst: omega, deltaLater: delta, omegaLater: omega, polishSteps: 0 };
+          rules.push(editConfig(`edit tau=${tau} delta=${fmt(delta)} omega=${omega}`, "edit", p, counts));
+        }
       }
     }
   }
-  if (released) {
+  if (released && want("edit-released")) {
     for (const delta of grid.releasedDeltas) {
       const p = { deltaFirst: delta, omegaFirst: RELEASED_OMEGA, deltaLater: delta, omegaLater: RELEASED_OMEGA, polishSteps: RELEASED_POLISH };
-      out.push(releasedConfig(`edit-released delta=${fmt(delta)}`, "edit-released", p, counts));
+      rules.push(releasedConfig(`edit-released delta=${fmt(delta)}`, "edit-released", p, counts));
     }
   }
-  for (const threshold of grid.confidence) {
-    out.push({ id: `confidence threshold=${threshold}`, family: "confidence", rule: "confidence", params: { threshold }, polish: 0, policy: null, earliest: null });
+  if (want("confidence")) {
+    for (const threshold of grid.confidence) {
+      rules.push({ id: `confidence threshold=${threshold}`, family: "confidence", rule: "confidence", params: { threshold }, polish: 0, policy: null, earliest: null });
+    }
   }
-  for (const tauMax of grid.jotTauMax) {
-    out.push({ id: `jot tauMax=${tauMax}`, family: "jot", rule: "jot", params: { tauMax }, polish: 0, policy: null, earliest: null });
+  if (want("jot")) {
+    for (const tauMax of grid.jotTauMax) {
+      rules.push({ id: `jot tauMax=${tauMax}`, family: "jot", rule: "jot", params: { tauMax }, polish: 0, policy: null, earliest: null });
+    }
   }
-  if (calibrated) out.push(calibratedConfig(calibrated, counts, released));
-  return out;
+  if (calibrated) rules.push(calibratedConfig(calibrated, counts, released));
+
+  // The fixed baseline: every N with polish 0; with polish p > 0 only from just below the earliest stop
+  // any p-polish rule can make (a p-polish stop at t costs t + p forwards), so the neighbours of
+  // every such rule's forwards exist without running N that no rule can match.
+  const fixed: EvalConfig[] = [];
+  const polishes = new Set([0, ...grid.fixedPolish, ...rules.map((r) => r.polish)]);
+  for (const polish of [...polishes].sort((a, b) => a - b)) {
+    let from = 1;
+    if (polish > 0) {
+      const earliest = rules
+        .filter((r) => r.polish === polish)
+        .flatMap((r) => [r.earliest?.(0) ?? 1, r.earliest?.(1) ?? 1]);
+      if (earliest.length) from = Math.max(1, Math.min(...earliest) - 1);
+    }
+    for (let n = from; n + polish < budget; n++) {
+      fixed.push({ id: `fixed n=${n} p=${polish}`, family: "fixed", rule: "fixed", params: { n, polishSteps: polish }, polish, policy: fixedPolicy(n, polish), earliest: null });
+    }
+  }
+  return [
+    { id: "full", family: "full", rule: "full", params: {}, polish: 0, policy: fullPolicy, earliest: null },
+    { id: "oracle", family: "oracle", rule: "oracle", params: {}, polish: 0, policy: oraclePolicy, earliest: null },
+    ...fixed,
+    ...rules,
+  ];
 }
 
 /** The bundle's calibrated stop as one more configuration (params over the rule's defaults). */

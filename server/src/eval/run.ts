@@ -16,7 +16,7 @@ import { createStopRule } from "../stop/registry";
 import type { StopRule } from "../stop/rule";
 import { checkerFor, type TaskItem } from "../tasks/index";
 import { CachedModel } from "./cached-model";
-import { buildConfigs, type EvalConfig, type SweepGrid } from "./configs";
+import { buildConfigs, type EvalConfig, type Family, type SweepGrid } from "./configs";
 import { ItemExplorer, SCRIPTED_SPEC, type SimBlock } from "./explore";
 import { ScriptedRecorder, type PlannedStop } from "./scripted";
 
@@ -76,6 +76,8 @@ export interface EvalOptions extends EngineOptions {
   /** Items per task per split (first N). */
   limit?: number;
   grid: SweepGrid;
+  /** Rule families to sweep (full, oracle and fixed always run); null = all. */
+  families?: ReadonlySet<Family> | null;
   /** Items per task per split on which simulated configs are re-run for real and compared. */
   checkItems?: number;
   onProgress?: (msg: string) => void;
@@ -157,7 +159,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
           const fullTraj = await explorer.fullTrajectories();
           let configs = configsByTask.get(task);
           if (!configs) {
-            configs = buildConfigs(opts.grid, counts, cfg.tasks[task].stop, releasedAvailable);
+            configs = buildConfigs(opts.grid, counts, cfg.tasks[task].stop, releasedAvailable, opts.families ?? null);
             configsByTask.set(task, configs);
             if (configs.length > allConfigs.length) allConfigs = configs;
           }
