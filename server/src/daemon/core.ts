@@ -51,6 +51,8 @@ export class DaemonCore {
   private bundleInfo: BundleInfo | null = null;
   private loading: Promise<Engine> | null = null;
   private loadError: Error | null = null;
+  private markLoadStarted: () => void = () => {};
+  private readonly loadStarted = new Promise<void>((resolve) => (this.markLoadStarted = resolve));
   /** True from reload() until its load settles (the old engine may still finish a step meanwhile). */
   private reloading = false;
   private cache: CompletionCache | null = null;
@@ -92,6 +94,7 @@ export class DaemonCore {
   load(): Promise<Engine> {
     if (this.engine) return Promise.resolve(this.engine);
     if (!this.loading) this.loading = this.startLoad();
+    this.markLoadStarted();
     return this.loading;
   }
 
@@ -109,6 +112,7 @@ export class DaemonCore {
   reload(): Promise<Engine> {
     this.queue.abortAll(new CancelledError("generation (the model is being reloaded)"));
     this.reloading = true;
+    this.markLoadStarted();
     const done = this.queue.enqueue(async () => {
       const old = this.engine;
       this.engine = null;
@@ -266,9 +270,11 @@ export class DaemonCore {
 
   /** Waits for the current (re)load; a load replaced by a newer one is followed to the newer one. */
   private async ready(): Promise<void> {
+    // Requests right after `initialized` may arrive while the settings are still being pulled.
+    if (!this.loading) await this.loadStarted;
     while (!this.engine || this.reloading) {
       const p = this.loading;
-      if (!p) throw new EngineUnavailableError("no model load was started (the client has not sent 'initialized')");
+      if (!p) throw new EngineUnavailableError("no model load was started");
       try {
         await p;
         if (this.loading === p) return;

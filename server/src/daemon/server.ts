@@ -77,10 +77,14 @@ export function attachServer(connection: Connection, opts: ServerOptions): Daemo
     await loadWithProgress();
   });
 
+  /** Bumped by every settings change, so that a pulled answer never overwrites a newer push. */
+  let settingsVersion = 0;
   async function pullSettings(): Promise<boolean> {
     if (!capabilities.workspace?.configuration) return false;
+    const version = ++settingsVersion;
     try {
       const raw: unknown = await connection.workspace.getConfiguration("edit");
+      if (version !== settingsVersion) return false;
       const parsed = parseSettings(raw);
       reportProblems(parsed.problems);
       return core.applySettings({ ...initSettings, ...parsed.settings });
@@ -134,6 +138,7 @@ export function attachServer(connection: Connection, opts: ServerOptions): Daemo
     let needsReload: boolean;
     const pushed = raw !== null && typeof raw === "object" && "edit" in raw;
     if (pushed) {
+      settingsVersion++;
       const parsed = parseSettings(raw);
       reportProblems(parsed.problems);
       needsReload = core.applySettings({ ...initSettings, ...parsed.settings });
