@@ -274,6 +274,40 @@ describe("daemon lifecycle edge cases", { timeout: 60_000 }, () => {
     }
   });
 
+  test("a client without dynamic registration gets the capability statically; early requests wait for the load", async () => {
+    const d = spawnDaemon();
+    try {
+      const init = await initialize(d, { bundlePath: microBundle, executionProvider: "cpu" }, false);
+      assert.deepEqual(init.capabilities.inlineCompletionProvider, {});
+      // Sent right after `initialized`, before the model can have loaded.
+      await openDoc(d, "file:///early.py", "x = ");
+      const got = await d.rpc.sendRequest<InlineList>(INLINE, inlineAt("file:///early.py", 0, 4));
+      const want = await expected("x = ");
+      assert.deepEqual(got.items.map((i) => i.insertText), want ? [want] : []);
+      assert.deepEqual(d.registrations.filter((r) => r.method === INLINE), []);
+      assert.equal(await shutdown(d), 0);
+    } finally {
+      kill(d);
+    }
+  });
+
+  test("changing bundlePath reloads the engine without a restart (failed -> ready)", async () => {
+    const d = spawnDaemon();
+    try {
+      await initialize(d, { bundlePath: join(microBundle, "missing"), executionProvider: "cpu" });
+      await d.statusReached("failed");
+      await d.rpc.sendNotification("workspace/didChangeConfiguration", { settings: { edit: { bundlePath: microBundle, executionProvider: "cpu" } } });
+      const ready = await d.statusReached("ready");
+      assert.equal(ready.bundle, reference.info.bundle);
+      await d.registered(INLINE);
+      const res = await d.rpc.sendRequest<GenerateResult>("edit/generate", { prompt: "3+4" });
+      assert.equal(res.text, (await reference.generate({ prompt: "3+4" })).text);
+      assert.equal(await shutdown(d), 0);
+    } finally {
+      kill(d);
+    }
+  });
+
   test("a bad bundle path reports 'failed' with the engine's message; requests get RequestFailed", async () => {
     const d = spawnDaemon();
     try {
