@@ -34,17 +34,20 @@ class SplitSizes:
 
 
 def split_items(name: str, pool_fn: Callable[[random.Random], Item | None], sizes: SplitSizes,
-                split: str, seed: int) -> list[Item]:
+                split: str, seed: int, limit: int | None = None) -> list[Item]:
     """Draw unique-prompt items from one seeded stream: test first, then val, then train.
 
     Drawing all splits from one stream and deduplicating by prompt guarantees the splits never
-    overlap, and fixing the order makes every split reproducible on its own.
+    overlap, and fixing the order makes every split reproducible on its own. `limit` returns the
+    first `limit` items of the split (identical to a prefix of the full split).
     """
     if split not in SPLITS:
         raise TaskError(f"unknown split {split!r}; expected one of {SPLITS}")
     rng = random.Random(seed)
     seen: set[str] = set()
     want = {"test": sizes.test, "val": sizes.val, "train": sizes.train}
+    if limit is not None:  # a prefix of the full split: earlier splits are still drawn first
+        want[split] = min(want[split], limit)
     out: dict[str, list[Item]] = {s: [] for s in ("test", "val", "train")}
     misses = 0
     for s in ("test", "val", "train"):

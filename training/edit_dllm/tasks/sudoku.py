@@ -58,8 +58,8 @@ def _draw(rng: random.Random) -> Item | None:
     return Item(NAME, _fmt(puzzle), fills + "#" + _fmt(g), {"solution": g})
 
 
-def generate(split: str) -> list[Item]:
-    return split_items(NAME, _draw, SIZES, split, SEED)
+def generate(split: str, limit: int | None = None) -> list[Item]:
+    return split_items(NAME, _draw, SIZES, split, SEED, limit)
 
 
 def extract_answer(text: str) -> str | None:
