@@ -67,3 +67,43 @@ test("runEval on the micro bundle: simulated stop rules equal real engine runs",
   const choice = stopChoiceJson(s) as { tasks: Record<string, { stop: { rule: string } }> };
   assert.deepEqual(Object.keys(choice.tasks).sort(), ["arith", "countdown"]);
 });
+
+test("BatchingModel: concurrent forwards run as one left-padded batch, one ONNX call at a time", async () => {
+  const { BatchingModel } = await import("../../server/src/eval/batching-model");
+  let active = 0;
+  let maxActive = 0;
+  const seen: number[][] = [];
+  const inner = {
+    provider: "fake",
+    forward: async () => {
+      throw new Error("unused");
+    },
+    forwardBatch: async (rows: Int32Array[]) => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await new Promise((r) => setTimeout(r, 5));
+      active--;
+      seen.push(rows.map((r) => r.length));
+      const seq = rows[0].length;
+      // logits[b, p, 0] = the id at (b, p): lets the test see which rows came back where.
+      const logits = new Float32Array(rows.length * seq);
+      rows.forEach((r, b) => r.forEach((x, p) => (logits[b * seq + p] = x)));
+      return { batch: rows.length, seq, vocab: 1, logits, activations: new Map([["m", { data: logits.slice(), dim: 1 }]]) };
+    },
+    dispose: async () => {},
+  };
+  const m = new BatchingModel(inner, 0);
+  const a = m.forward(new Int32Array([5, 6, 7]));
+  const b = m.forward(new Int32Array([8, 9]));
+  const [ra, rb] = await Promise.all([a, b]);
+  assert.deepEqual(Array.from(ra.logits), [5, 6, 7]);
+  assert.deepEqual(Array.from(rb.logits), [8, 9], "the pad row is cut off");
+  assert.deepEqual(Array.from(rb.activations.get("m")!.data), [8, 9]);
+  assert.deepEqual(seen, [[3, 3]], "one call, rows padded to a common length");
+  // A request made while a batch runs waits for it: never two calls at once.
+  const c = m.forward(new Int32Array([1]));
+  await new Promise((r) => setTimeout(r, 1));
+  const d = m.forward(new Int32Array([2]));
+  await Promise.all([c, d]);
+  assert.equal(maxActive, 1);
+});

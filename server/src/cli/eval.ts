@@ -24,6 +24,8 @@ export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [
                   training/.venv/bin/python -m edit_dllm.export_items). --limit: first N items per task per split.
   --task: one task or a comma-separated list. --merge A/eval.json --merge B/eval.json: combine runs made on
           disjoint task sets (e.g. two processes, one per core) into DIR; runs nothing.
+  --lanes N: items evaluated concurrently, their forwards batched (default 8). --time-budget MIN: stop starting
+          items after MIN minutes (round-robin order keeps tasks balanced; the report counts the items done).
   --families: rule families to sweep (default all; full, oracle and fixed-N always run).
   --tolerance: the default rule is the cheapest with val accuracy >= full - X (default 0.01).
   --check-items: re-run simulated configurations through the engine on the first N items (default 3).
@@ -57,6 +59,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
       quick: { type: "boolean" },
       families: { type: "string" },
       merge: { type: "string", multiple: true },
+      lanes: { type: "string" },
+      "time-budget": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -107,6 +111,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     grid: values.quick ? QUICK_GRID : DEFAULT_GRID,
     families,
     checkItems: optInt(values["check-items"], "--check-items") ?? 3,
+    lanes: optInt(values.lanes, "--lanes"),
+    timeBudgetMs: values["time-budget"] === undefined ? undefined : 60_000 * (optNum(values["time-budget"], "--time-budget") ?? 0),
     onProgress: (m) => process.stderr.write(`eval: ${m}\n`),
   });
   const summary = summarizeRun(run, tolerance, "val");

@@ -11,7 +11,11 @@ export class CachedModel implements DllmModel {
   requested = 0;
   computed = 0;
 
-  constructor(private readonly inner: DllmModel) {}
+  /** copy: copy results out of the inner model's buffers (not needed over a BatchingModel, whose rows are fresh). */
+  constructor(
+    private readonly inner: DllmModel,
+    private readonly copy = true,
+  ) {}
 
   get provider(): string {
     return this.inner.provider;
@@ -25,14 +29,16 @@ export class CachedModel implements DllmModel {
     if (hit) return hit;
     const res = await this.inner.forward(ids);
     // Copy out of ONNX Runtime's tensors so a later run cannot alias them.
-    const copy: ForwardResult = {
-      logits: res.logits.slice(),
-      vocab: res.vocab,
-      activations: new Map([...res.activations].map(([m, a]) => [m, { data: a.data.slice(), dim: a.dim }])),
-    };
+    const kept: ForwardResult = this.copy
+      ? {
+          logits: res.logits.slice(),
+          vocab: res.vocab,
+          activations: new Map([...res.activations].map(([m, a]) => [m, { data: a.data.slice(), dim: a.dim }])),
+        }
+      : res;
     this.computed++;
-    this.cache.set(key, copy);
-    return copy;
+    this.cache.set(key, kept);
+    return kept;
   }
 
   clear(): void {

@@ -8,13 +8,14 @@ import { resolve } from "node:path";
 import { loadBundle } from "../bundle/load";
 import { defaultBundleDir } from "../bundle/locate";
 import { loadEngine, type RuleFactory } from "../engine";
-import type { EngineOptions } from "../engine-types";
+import type { Engine, EngineOptions } from "../engine-types";
 import { createOnnxModel } from "../model/onnx-model";
 import { idsBeforeEos } from "../sampler/trace";
 import { transferCounts } from "../sampler/schedule";
 import { createStopRule } from "../stop/registry";
 import type { StopRule } from "../stop/rule";
 import { checkerFor, type TaskItem } from "../tasks/index";
+import { BatchingModel } from "./batching-model";
 import { CachedModel } from "./cached-model";
 import { buildConfigs, type EvalConfig, type Family, type SweepGrid } from "./configs";
 import { ItemExplorer, SCRIPTED_SPEC, type SimBlock } from "./explore";
@@ -78,6 +79,10 @@ export interface EvalOptions extends EngineOptions {
   grid: SweepGrid;
   /** Rule families to sweep (full, oracle and fixed always run); null = all. */
   families?: ReadonlySet<Family> | null;
+  /** Concurrent items (each on its own engine and forward cache) whose forwards are batched (default 8). */
+  lanes?: number;
+  /** Stop starting new items after this many ms (round-robin order keeps the tasks balanced). */
+  timeBudgetMs?: number;
   /** Items per task per split on which simulated configs are re-run for real and compared. */
   checkItems?: number;
   onProgress?: (msg: string) => void;
@@ -93,24 +98,36 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
   const bundle = loadBundle(bundleDir);
   const cfg = bundle.config;
   const onnx = await createOnnxModel(bundle.modelPath, { provider: opts.provider ?? "cpu", threads: opts.threads, probes: cfg.probes });
-  const model = new CachedModel(onnx);
-
-  let plan: (PlannedStop | null)[] = [];
-  let lastScripted: ScriptedRecorder | null = null;
+  const lanesN = Math.max(1, opts.lanes ?? 8);
+  const shared = lanesN > 1 ? new BatchingModel(onnx, cfg.ids.pad) : onnx;
   let releasedAvailable = true;
-  const factory: RuleFactory = (spec, params, ctx) => {
-    if (spec !== SCRIPTED_SPEC) return createStopRule(spec, params, ctx);
-    const edit = createStopRule("edit", TRAJECTORY_EDIT, ctx);
-    let released: StopRule | null = null;
-    try {
-      released = createStopRule("edit-released", TRAJECTORY_RELEASED, ctx);
-    } catch {
-      releasedAvailable = false; // no U-bar in the metadata: the released rule cannot run on this bundle
-    }
-    lastScripted = new ScriptedRecorder(plan, edit, released);
-    return lastScripted;
-  };
-  const engine = await loadEngine({ bundleDir, provider: opts.provider ?? "cpu", threads: opts.threads }, { model, createRule: factory });
+
+  /** One lane = one engine on its own forward cache; lanes run items concurrently and share batches. */
+  interface Lane {
+    engine: Engine;
+    model: CachedModel;
+    plan: (PlannedStop | null)[];
+    lastScripted: ScriptedRecorder | null;
+  }
+  const lanes: Lane[] = [];
+  for (let i = 0; i < lanesN; i++) {
+    const model = new CachedModel(shared, lanesN === 1);
+    const lane: Lane = { engine: null as unknown as Engine, model, plan: [], lastScripted: null };
+    const factory: RuleFactory = (spec, params, ctx) => {
+      if (spec !== SCRIPTED_SPEC) return createStopRule(spec, params, ctx);
+      const edit = createStopRule("edit", TRAJECTORY_EDIT, ctx);
+      let released: StopRule | null = null;
+      try {
+        released = createStopRule("edit-released", TRAJECTORY_RELEASED, ctx);
+      } catch {
+        releasedAvailable = false; // no U-bar in the metadata: the released rule cannot run on this bundle
+      }
+      lane.lastScripted = new ScriptedRecorder(lane.plan, edit, released);
+      return lane.lastScripted;
+    };
+    lane.engine = await loadEngine({ bundleDir, provider: opts.provider ?? "cpu", threads: opts.threads }, { model, createRule: factory });
+    lanes.push(lane);
+  }
 
   const gen = cfg.generation;
   const numBlocks = gen.gen_length / gen.block_length;
@@ -126,97 +143,129 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
   let realRuns = 0;
   let allConfigs: EvalConfig[] = [];
 
-  try {
-    // One probe run tells whether the released rule can run (U-bar present).
-    for (const split of opts.splits) {
-      const byTask = new Map<string, TaskItem[]>();
-      for (const it of split.items) {
-        if (!cfg.tasks[it.task] || !checkerFor(it.task)) continue;
-        const list = byTask.get(it.task) ?? [];
-        if (list.length < (opts.limit ?? Infinity)) list.push(it);
-        byTask.set(it.task, list);
-      }
-      acc[split.name] = {};
-      for (const [task, items] of byTask) {
-        const check = checkerFor(task)!;
-        const st: SplitTaskAcc = { items: 0, configs: new Map(), dt: { values: {}, undefinedSteps: {}, steps: [] } };
-        acc[split.name][task] = st;
-        const t0 = performance.now();
-        for (const [n, item] of items.entries()) {
-          model.clear();
-          const explorer = new ItemExplorer({
-            engine,
-            arm: (p) => {
-              plan = p;
-              return () => lastScripted!;
-            },
-            prompt: item.prompt,
-            task,
-            numBlocks,
-            blockLength: gen.block_length,
-            eosId,
-          });
-          const fullTraj = await explorer.fullTrajectories();
-          let configs = configsByTask.get(task);
-          if (!configs) {
-            configs = buildConfigs(opts.grid, counts, cfg.tasks[task].stop, releasedAvailable, opts.families ?? null);
-            configsByTask.set(task, configs);
-            if (configs.length > allConfigs.length) allConfigs = configs;
-          }
-          recordDt(st.dt, fullTraj, opts.grid.taus, releasedAvailable);
-          for (const c of configs) {
-            let correct: boolean;
-            let forwards: number;
-            let blocks: SimBlock[];
-            if (c.policy) {
-              const sim = await explorer.simulate(c.policy);
-              correct = check(item, decode(sim.outputIds));
-              forwards = sim.forwards;
-              blocks = sim.blocks;
-              if (n < (opts.checkItems ?? 0) && isChecked(c)) {
-                const { trace } = await engine.generate({ prompt: item.prompt, task, stop: c.rule, params: c.params });
-                realRuns++;
-                const ch = checks.get(c.id) ?? { config: c.id, compared: 0, identical: 0, mismatches: [] };
-                ch.compared++;
-                const same = trace.outputIds.join(",") === sim.outputIds.join(",") && trace.totals.forwards === sim.forwards;
-                if (same) ch.identical++;
-                else if (ch.mismatches.length < 3) ch.mismatches.push(`${task} "${item.prompt}": forwards ${trace.totals.forwards} vs simulated ${sim.forwards}`);
-                checks.set(c.id, ch);
-              }
-            } else {
-              const { trace } = await engine.generate({ prompt: item.prompt, task, stop: c.rule, params: c.params });
-              realRuns++;
-              correct = check(item, trace.text);
-              forwards = trace.totals.forwards;
-              blocks = trace.blocks
-                .filter((b) => b.endedBy !== "eos-skip")
-                .map((b) => ({
-                  index: b.index,
-                  budget: b.budget,
-                  stop: b.stopStep,
-                  polish: 0,
-                  forwards: b.stepsUsed,
-                  // Commit rules end a block by committing everything: its "stop" is the last step.
-                  oracle: explorer.knownTrajectory(trace.outputIds, b.index)?.oracle ?? -1,
-                  onFullPath: false,
-                }));
-            }
-            accumulate(st.configs, c, correct, forwards, blocks);
-          }
-          st.items++;
-          scriptedRuns += explorer.scriptedRuns;
-          if ((n + 1) % 10 === 0 || n + 1 === items.length) {
-            opts.onProgress?.(
-              `${split.name}/${task}: ${n + 1}/${items.length} items, ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
-                `forwards computed ${model.computed} of ${model.requested} requested`,
-            );
-          }
+  // Work in round-robin order (item 0 of every split and task, then item 1, ...), so a time budget
+  // that stops early leaves every task with the same number of items.
+  interface Work {
+    split: string;
+    task: string;
+    index: number;
+    item: TaskItem;
+    st: SplitTaskAcc;
+  }
+  const queues: Work[][] = [];
+  for (const split of opts.splits) {
+    const byTask = new Map<string, TaskItem[]>();
+    for (const it of split.items) {
+      if (!cfg.tasks[it.task] || !checkerFor(it.task)) continue;
+      const list = byTask.get(it.task) ?? [];
+      if (list.length < (opts.limit ?? Infinity)) list.push(it);
+      byTask.set(it.task, list);
+    }
+    acc[split.name] = {};
+    for (const [task, items] of byTask) {
+      const st: SplitTaskAcc = { items: 0, configs: new Map(), dt: { values: {}, undefinedSteps: {}, steps: [] } };
+      acc[split.name][task] = st;
+      queues.push(items.map((item, index) => ({ split: split.name, task, index, item, st })));
+    }
+  }
+  const work: Work[] = [];
+  for (let i = 0; queues.some((q) => i < q.length); i++) for (const q of queues) if (i < q.length) work.push(q[i]);
+  const total = work.length;
+  let next = 0;
+  let done = 0;
+  let stoppedEarly = false;
+  const deadline = opts.timeBudgetMs ? wall0 + opts.timeBudgetMs : Infinity;
+
+  const runItem = async (lane: Lane, w: Work): Promise<void> => {
+    const { item, task, st, index: n } = w;
+    const check = checkerFor(task)!;
+    lane.model.clear();
+    const explorer = new ItemExplorer({
+      engine: lane.engine,
+      arm: (p) => {
+        lane.plan = p;
+        return () => lane.lastScripted!;
+      },
+      prompt: item.prompt,
+      task,
+      numBlocks,
+      blockLength: gen.block_length,
+      eosId,
+    });
+    const fullTraj = await explorer.fullTrajectories();
+    let configs = configsByTask.get(task);
+    if (!configs) {
+      configs = buildConfigs(opts.grid, counts, cfg.tasks[task].stop, releasedAvailable, opts.families ?? null);
+      configsByTask.set(task, configs);
+      if (configs.length > allConfigs.length) allConfigs = configs;
+    }
+    const results: { c: EvalConfig; correct: boolean; forwards: number; blocks: SimBlock[] }[] = [];
+    for (const c of configs) {
+      if (c.policy) {
+        const sim = await explorer.simulate(c.policy);
+        results.push({ c, correct: check(item, decode(sim.outputIds)), forwards: sim.forwards, blocks: sim.blocks });
+        if (n < (opts.checkItems ?? 0) && isChecked(c)) {
+          const { trace } = await lane.engine.generate({ prompt: item.prompt, task, stop: c.rule, params: c.params });
+          realRuns++;
+          const ch = checks.get(c.id) ?? { config: c.id, compared: 0, identical: 0, mismatches: [] };
+          ch.compared++;
+          const same = trace.outputIds.join(",") === sim.outputIds.join(",") && trace.totals.forwards === sim.forwards;
+          if (same) ch.identical++;
+          else if (ch.mismatches.length < 3) ch.mismatches.push(`${task} "${item.prompt}": forwards ${trace.totals.forwards} vs simulated ${sim.forwards}`);
+          checks.set(c.id, ch);
         }
+      } else {
+        const { trace } = await lane.engine.generate({ prompt: item.prompt, task, stop: c.rule, params: c.params });
+        realRuns++;
+        const blocks = trace.blocks
+          .filter((b) => b.endedBy !== "eos-skip")
+          .map((b) => ({
+            index: b.index,
+            budget: b.budget,
+            stop: b.stopStep,
+            polish: 0,
+            forwards: b.stepsUsed,
+            // A commit rule ends a block by committing everything: its "stop" is its last step.
+            oracle: explorer.knownTrajectory(trace.outputIds, b.index)?.oracle ?? -1,
+            onFullPath: false,
+          }));
+        results.push({ c, correct: check(item, trace.text), forwards: trace.totals.forwards, blocks });
       }
     }
+    // All of the item's results land at its index in one synchronous pass: paired across configurations.
+    recordDt(st.dt, fullTraj, opts.grid.taus, releasedAvailable);
+    for (const r of results) accumulate(st.configs, r.c, n, r.correct, r.forwards, r.blocks);
+    st.items++;
+    scriptedRuns += explorer.scriptedRuns;
+    lane.model.clear();
+  };
+
+  const t0 = performance.now();
+  const laneLoop = async (lane: Lane): Promise<void> => {
+    while (next < total) {
+      if (performance.now() > deadline) {
+        stoppedEarly = true;
+        return;
+      }
+      const w = work[next++];
+      await runItem(lane, w);
+      done++;
+      if (done % 20 === 0 || done === total) {
+        const computed = lanes.reduce((a, l) => a + l.model.computed, 0);
+        const requested = lanes.reduce((a, l) => a + l.model.requested, 0);
+        opts.onProgress?.(`${done}/${total} items, ${((performance.now() - t0) / 1000).toFixed(0)} s, forwards computed ${computed} of ${requested} requested`);
+      }
+    }
+  };
+  try {
+    await Promise.all(lanes.map(laneLoop));
   } finally {
-    await engine.dispose();
+    for (const l of lanes) await l.engine.dispose().catch(() => undefined);
   }
+  // Items still in flight when the budget ran out finished; items never started are left out.
+  // Trim every (split, task) to the items all configurations saw (indices are dense from 0).
+  for (const tasks of Object.values(acc)) for (const st of Object.values(tasks)) compact(st);
+  if (stoppedEarly) opts.onProgress?.(`time budget reached: ${done}/${total} items evaluated`);
   return {
     bundle: cfg.name,
     bundleDir,
@@ -229,8 +278,23 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
     configs: allConfigs,
     acc,
     checks: [...checks.values()],
-    cost: { forwardsRequested: model.requested, forwardsComputed: model.computed, scriptedRuns, realRuns, wallMs: performance.now() - wall0 },
+    cost: {
+      forwardsRequested: lanes.reduce((a, l) => a + l.model.requested, 0),
+      forwardsComputed: lanes.reduce((a, l) => a + l.model.computed, 0),
+      scriptedRuns,
+      realRuns,
+      wallMs: performance.now() - wall0,
+    },
   };
+}
+
+/** Drop the holes that items never evaluated (time budget) leave in the per-item arrays. */
+function compact(st: SplitTaskAcc): void {
+  for (const a of st.configs.values()) {
+    const keep = a.correct.map((_, i) => i).filter((i) => a.correct[i] !== undefined);
+    a.correct = keep.map((i) => a.correct[i]);
+    a.forwards = keep.map((i) => a.forwards[i]);
+  }
 }
 
 /** Simulated configurations re-run for real on the first items (one per family keeps it cheap). */
@@ -246,10 +310,10 @@ function isChecked(c: EvalConfig): boolean {
   );
 }
 
-function accumulate(map: Map<string, ConfigAcc>, c: EvalConfig, correct: boolean, forwards: number, blocks: SimBlock[]): void {
+function accumulate(map: Map<string, ConfigAcc>, c: EvalConfig, index: number, correct: boolean, forwards: number, blocks: SimBlock[]): void {
   const a = map.get(c.id) ?? { correct: [], forwards: [], blocks: 0, stops: 0, atEarliest: 0, earliestDefined: 0, stopSteps: [], oracleSteps: [] };
-  a.correct.push(correct);
-  a.forwards.push(forwards);
+  a.correct[index] = correct;
+  a.forwards[index] = forwards;
   for (const b of blocks) {
     a.blocks++;
     if (b.stop !== null) a.stops++;
