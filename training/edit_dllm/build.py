@@ -135,12 +135,14 @@ class Build:
             shutil.rmtree(self.out / "sft", ignore_errors=True)
         run_sft(self.cfg, self.out, self.codec)
         model = load_sft_model(self.sft_ckpt)
-        base = model.get_base_model()
-        self.record["params"] = {"base": base.num_parameters(),
-                                 "lora": sum(p.numel() for n, p in model.named_parameters() if "lora_" in n),
-                                 "total": sum(p.numel() for p in model.parameters())}
+        lora = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+        total = sum(p.numel() for p in model.parameters())
+        self.record["params"] = {"base": total - lora, "lora": lora, "total": total}
         self.record["adapter_vs_recorded"] = compare_with_recorded(self.out / "sft" / "adapter" / "adapter_model.safetensors", meta)
-        self.record["sft_val_accuracy"] = sft_accuracy(model, self.codec, self.cfg, "val", self.cfg.eval_items)
+        evals = [json.loads(l)["eval_acc"] for l in (self.out / "sft" / "log.jsonl").read_text().splitlines()
+                 if '"eval_acc"' in l]
+        self.record["sft_val_accuracy"] = evals[-1] if evals else sft_accuracy(model, self.codec, self.cfg, "val",
+                                                                               self.cfg.eval_items)
         return "done"
 
     def stage_export(self) -> str:
