@@ -235,3 +235,11 @@ def test_gumbel_sampling_is_llada_formula_and_seeded():
     b = generate(FakeModel(table), [PROMPT], ids=IDS, gen=GenConfig(8, 8, 8, temperature=1.0),
                  rule_factory=FullRule, seed=3)[0]
     assert a["outputIds"] == b["outputIds"]
+
+
+def test_subspace_similarity_by_hand():
+    from edit_dllm.sampler_rules import subspace_cosine
+    # U = e1 (k = 1): ||U^T f|| / ||f|| = |s| / sqrt(s^2 + 1) for f = [s, 1]; U = I (k = 2): 1.
+    f = np.array([[0.5, 1.0], [-2.0, 1.0]])
+    assert subspace_cosine(f, np.array([[1.0], [0.0]])) == pytest.approx([0.5 / math.sqrt(1.25), 2 / math.sqrt(5)])
+    assert subspace_cosine(f, np.eye(2)) == pytest.approx([1.0, 1.0])
