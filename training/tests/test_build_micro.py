@@ -1,0 +1,40 @@
+"""The micro config trains, records and writes EDIT metadata end to end (pretrain + SFT stages)."""
+import json
+
+import torch
+from safetensors import safe_open
+
+from edit_dllm.build import Build
+from edit_dllm.train import CONFIGS, GEN_LENGTH, lr_factor
+
+
+def test_lr_schedule():
+    assert lr_factor(0, 100, 10, 0.1) == 0.1
+    assert lr_factor(9, 100, 10, 0.1) == 1.0
+    assert abs(lr_factor(99, 100, 10, 0.1) - 0.1) < 1e-3
+
+
+def test_micro_build_trains_and_records(tmp_path):
+    b = Build(CONFIGS["micro"], tmp_path, log=lambda _m: None)
+    assert b.run(("pretrain", "sft"))
+    rec = json.loads((tmp_path / "build-record.json").read_text())
+    assert rec["stages"]["pretrain"]["status"] == "done" and rec["stages"]["sft"]["status"] == "done"
+    assert rec["params"]["lora"] == 2 * 3 * (8 * 32 + 32 * 8)      # 2 blocks x q,k,v x (A + B)
+    losses = [json.loads(l) for l in (tmp_path / "pretrain" / "log.jsonl").read_text().splitlines()]
+    assert any("loss" in r and torch.isfinite(torch.tensor(r["loss"])) for r in losses)
+    with safe_open(str(tmp_path / "sft" / "edit-metadata.safetensors"), "pt") as f:
+        meta = f.metadata()
+        mods = json.loads(meta["modules"])
+        assert mods == [f"blocks.{i}.attn.{p}_proj" for i in range(2) for p in "qkv"]
+        assert meta["K"] == str(CONFIGS["micro"].sft_steps) and meta["default_probe"] == "blocks.1.attn.q_proj"
+        for m in mods:
+            u, S, ub = f.get_tensor(f"{m}.u"), f.get_tensor(f"{m}.subspace"), f.get_tensor(f"{m}.ubar")
+            assert u.shape == (32,) and S.shape == (32, 4) and ub.shape == (32, 8)
+            assert torch.allclose(u, ub.norm(dim=1), atol=1e-6)
+            assert torch.allclose(S.T @ S, torch.eye(4), atol=1e-5)
+    assert set(rec["adapter_vs_recorded"]) == set(mods)
+    # rerun: every stage skips
+    b2 = Build(CONFIGS["micro"], tmp_path, log=lambda _m: None)
+    assert b2.run(("pretrain", "sft"))
+    assert b2.stage_pretrain() == "skipped" and b2.stage_sft() == "skipped"
+    assert GEN_LENGTH == 64
