@@ -5,7 +5,7 @@ import { startDaemon } from "../daemon/index";
 import { UsageError } from "../errors";
 import { isProviderChoice } from "../model/providers";
 
-export const SERVE_USAGE = `usage: edit-dllm serve --stdio [--bundle DIR] [--provider P]
+export const SERVE_USAGE = `usage: edit-dllm serve --stdio [--bundle DIR] [--provider P] [--clientProcessId PID]
   JSON-RPC (LSP framing) on stdin/stdout; logs on stderr.`;
 
 /** Returns -1: the daemon keeps running and exits on its own. */
@@ -16,6 +16,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       stdio: { type: "boolean" },
       bundle: { type: "string" },
       provider: { type: "string" },
+      // LSP clients (vscode-languageclient's node transports among them) pass the editor's pid.
+      clientProcessId: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -31,5 +33,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
     settings.executionProvider = values.provider;
   }
   startDaemon({ settings });
+  if (values.clientProcessId) exitWhenGone(Number(values.clientProcessId));
   return -1;
+}
+
+/** The daemon must not outlive its editor: poll the client's pid (signal 0 only tests existence). */
+function exitWhenGone(pid: number): void {
+  if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`--clientProcessId must be a process id, got "${pid}"`);
+  const timer = setInterval(() => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      process.stderr.write(`edit-dllm: client process ${pid} is gone; exiting\n`);
+      process.exit(0);
+    }
+  }, 3000);
+  timer.unref();
 }
