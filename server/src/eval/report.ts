@@ -30,17 +30,29 @@ function byId(t: TaskSummary, id: string): ConfigSummary | undefined {
 }
 
 /** Per family: the configuration the val split would choose within that family (same criterion as the default). */
-function familyChoices(s: EvalSummary, task: string): Map<Family, string> {
-  const out = new Map<Family, string>();
+function familyChoices(s: EvalSummary, task: string): Map<string, string> {
+  const out = new Map<string, string>();
   const val = s.splits.val?.[task];
   if (!val) return out;
-  for (const fam of ["edit", "edit-released", "fixed", "confidence", "jot"] as Family[]) {
-    const only: TaskSummary = { ...val, configs: val.configs.filter((c) => c.family === fam) };
+  const groups: [string, (c: ConfigSummary) => boolean][] = [];
+  for (const fam of ["edit", "edit-released", "fixed", "confidence", "jot"] as Family[]) groups.push([fam, (c) => c.family === fam]);
+  const taus = [...new Set(val.configs.filter((c) => c.family === "edit").map((c) => Number(c.params.tau)))];
+  for (const tau of taus) groups.push([`edit tau=${tau}`, (c) => c.family === "edit" && Number(c.params.tau) === tau]);
+  for (const [name, pick] of groups) {
+    const only: TaskSummary = { ...val, configs: val.configs.filter(pick) };
     if (only.configs.length === 0) continue;
     const ch = chooseDefault(task, only, s.tolerance);
-    if (ch.config !== "full") out.set(fam, ch.config);
+    if (ch.config !== "full") out.set(name, ch.config);
   }
   return out;
+}
+
+/** The paper's rule as written (delta = 0.05) at every tau, with the bundle's Omega (or 4). */
+function paperIds(t: TaskSummary): string[] {
+  const cal = t.configs.find((c) => c.family === "calibrated");
+  const omega = cal && cal.rule === "edit" ? Number(cal.params.omegaFirst) : 4;
+  const ids = t.configs.filter((c) => c.family === "edit" && c.params.deltaFirst === 0.05 && c.params.omegaFirst === omega).map((c) => c.id);
+  return ids.length ? ids : t.configs.filter((c) => /^edit tau=[\d.e-]+ delta=0\.05 omega=4$/.test(c.id)).map((c) => c.id);
 }
 
 export function evalMarkdown(s: EvalSummary, reportSplit = "test"): string {
@@ -63,7 +75,16 @@ export function evalMarkdown(s: EvalSummary, reportSplit = "test"): string {
     L.push(ruleRow(`${task}: oracle`, t.oracle, t));
   }
   L.push("");
-  L.push("## Every rule family at its val-chosen setting vs fixed at matched forwards (test)", "");
+  L.push("## The paper's rule as written (delta = 0.05, the bundle's Omega) at every tau vs fixed at matched forwards (test)", "");
+  L.push(...MATCH_HEADER);
+  for (const [task, t] of Object.entries(split)) {
+    for (const id of paperIds(t)) {
+      const c = byId(t, id);
+      if (c) L.push(ruleRow(`${task}: paper`, c, t));
+    }
+  }
+  L.push("");
+  L.push("## Every rule family (and the paper's rule at each tau) at its val-chosen setting vs fixed at matched forwards (test)", "");
   L.push(...MATCH_HEADER);
   for (const [task, t] of Object.entries(split)) {
     for (const [fam, id] of familyChoices(s, task)) {
@@ -78,8 +99,7 @@ export function evalMarkdown(s: EvalSummary, reportSplit = "test"): string {
   L.push("| task | configuration | accuracy | forwards/block | blocks stopped | stopped at the earliest possible step | Spearman(stop, oracle) (blocks) |");
   L.push("|---|---|---:|---:|---:|---:|---:|");
   for (const [task, t] of Object.entries(split)) {
-    const ids = new Set<string>();
-    for (const c of t.configs) if (/^edit tau=[\d.e-]+ delta=0\.05 omega=4$/.test(c.id)) ids.add(c.id);
+    const ids = new Set<string>(paperIds(t));
     for (const c of t.configs) if (c.id === "edit-released delta=0.05") ids.add(c.id);
     for (const id of familyChoices(s, task).values()) ids.add(id);
     ids.add("calibrated (bundle.json)");
