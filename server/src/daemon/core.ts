@@ -11,6 +11,12 @@ import { CompletionCache, type CompletionKey } from "./cache";
 import { EngineUnavailableError, CancelledError, SupersededError } from "./errors";
 import { GenerationQueue } from "./queue";
 import { readBundleInfo, type BundleInfo } from "./bundle-info";
+import { CODE_PROMPT_CHARS, codeTaskAnswer, codeTaskPrompt } from "./inline-prompt";
+
+/** Inline completions use the bundle's `code` task, else its default task. */
+function inlineTaskOf(engine: Engine): string {
+  return engine.info.tasks.includes("code") ? "code" : engine.info.defaultTask;
+}
 
 export type LoadEngine = (opts: EngineOptions) => Promise<Engine>;
 
@@ -174,10 +180,10 @@ export class DaemonCore {
     await this.ready();
     const engine = this.requireEngine();
     const cache = this.requireCache();
-    const task = engine.info.tasks.includes("code") ? "code" : engine.info.defaultTask;
+    const task = inlineTaskOf(engine);
     const template = this.bundleInfo?.templates[task];
     const usesSuffix = template?.includes("{suffix}") ?? false;
-    const prefix = r.before.slice(-this.prefixWindow(template));
+    const prefix = task === "code" ? codeTaskPrompt(r.before) : r.before.slice(-this.prefixWindow(template));
     const suffix = usesSuffix ? r.after.slice(0, this.opts.suffixChars ?? 32) : "";
     const key: CompletionKey = { prefix, suffix, settings: this.settingsKey(task) };
     const hit = cache.get(key);
@@ -198,9 +204,10 @@ export class DaemonCore {
       req.raw = true;
     }
     const res = await this.run(req, { supersedeKey: r.uri }, r.signal);
+    const text = task === "code" ? codeTaskAnswer(res.text) : res.text;
     // Only cache answers of the engine the key was built for.
-    if (this.cache === cache) cache.set(key, res.text);
-    return { text: res.text, source: "model" };
+    if (this.cache === cache) cache.set(key, text);
+    return { text, source: "model" };
   }
 
   /** Abandons pending work for a closed document. */
@@ -256,7 +263,9 @@ export class DaemonCore {
       }
       this.engine = engine;
       this.bundleInfo = readBundleInfo(engine.info.bundleDir);
-      this.cache = new CompletionCache(this.opts.cacheSize ?? 64, this.prefixWindow(undefined));
+      const task = inlineTaskOf(engine);
+      const window = task === "code" ? CODE_PROMPT_CHARS : this.prefixWindow(this.bundleInfo.templates[task]);
+      this.cache = new CompletionCache(this.opts.cacheSize ?? 64, window);
       this.opts.log?.(`loaded ${engine.info.bundle} from ${engine.info.bundleDir} on ${engine.info.provider} in ${Math.round(engine.info.loadMs)} ms`);
       return engine;
     } catch (e) {

@@ -1,0 +1,31 @@
+/**
+ * The model input for an inline completion at a cursor. The `code` task was trained on line
+ * completion (training/edit_dllm/tasks/code.py): prompt = the tail of the previous line and the
+ * current line up to the cursor, both stripped of indentation, joined by "\n", at most 48 characters
+ * (MAX_PROMPT_CHARS); answer = the rest of the current line. Other tasks get the last characters
+ * before the cursor. Both are a window sliding over the text, which the typed-along cache relies on.
+ */
+
+/** training/edit_dllm/tasks/base.py MAX_PROMPT_CHARS. */
+export const CODE_PROMPT_CHARS = 48;
+
+export interface InlinePrompt {
+  prompt: string;
+  /** The window size the prompt was cut with (the cache's typed-along check slides by it). */
+  window: number;
+}
+
+export function codeTaskPrompt(before: string): string {
+  const nl = before.lastIndexOf("\n");
+  const cur = before.slice(nl + 1).trimStart();
+  const prevStart = nl > 0 ? before.lastIndexOf("\n", nl - 1) + 1 : 0;
+  const prev = nl >= 0 ? before.slice(prevStart, nl).trim() : "";
+  if (cur.length >= CODE_PROMPT_CHARS) return "\n" + cur.slice(-(CODE_PROMPT_CHARS - 1));
+  // Equal to code.py's prev[-room:] + "\n" + prefix with room = 48 - len(prefix) - 1.
+  return (prev + "\n" + cur).slice(-CODE_PROMPT_CHARS);
+}
+
+/** The code task answers one line: the generated text up to the first newline. */
+export function codeTaskAnswer(text: string): string {
+  return text.split("\n", 1)[0] ?? "";
+}

@@ -1,0 +1,28 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { codeTaskAnswer, codeTaskPrompt } from "../../server/src/daemon/inline-prompt";
+
+// Expected prompts written by hand from training/edit_dllm/tasks/code.py:
+// prompt = prev.strip()[-room:] + "\n" + cur.lstrip(), room = 48 - len(cur) - 1.
+test("code-task prompt: previous line tail + newline + current line, indentation stripped", () => {
+  assert.equal(codeTaskPrompt("def f(x):\n    y = 1\n    if foo("), "y = 1\nif foo(");
+  assert.equal(codeTaskPrompt("import o"), "\nimport o");
+  assert.equal(codeTaskPrompt("\n  abc"), "\nabc");
+  assert.equal(codeTaskPrompt("x = 1\n"), "x = 1\n");
+});
+
+test("code-task prompt: at most 48 characters, the previous line cut from the left", () => {
+  const prev = "p".repeat(50) + "END";
+  const got = codeTaskPrompt(prev + "\n\tabc");
+  // room = 48 - 3 - 1 = 44 -> the last 44 characters of the previous line.
+  assert.equal(got, ("p".repeat(50) + "END").slice(-44) + "\nabc");
+  assert.equal(got.length, 48);
+  const long = "q".repeat(60);
+  assert.equal(codeTaskPrompt("prev\n" + long), "\n" + "q".repeat(47));
+});
+
+test("code-task answer: the generated text up to the first newline", () => {
+  assert.equal(codeTaskAnswer("x + 1)\nreturn"), "x + 1)");
+  assert.equal(codeTaskAnswer("abc"), "abc");
+  assert.equal(codeTaskAnswer(""), "");
+});
