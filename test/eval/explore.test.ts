@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadItems } from "../../server/src/bench/items";
 import { summarizeRun } from "../../server/src/eval/analyze";
+import { BatchingModel } from "../../server/src/eval/batching-model";
 import { CachedModel } from "../../server/src/eval/cached-model";
 import { runEval } from "../../server/src/eval/run";
 import { stopChoiceJson } from "../../server/src/eval/report";
@@ -69,7 +70,6 @@ test("runEval on the micro bundle: simulated stop rules equal real engine runs",
 });
 
 test("BatchingModel: concurrent forwards run as one left-padded batch, one ONNX call at a time", async () => {
-  const { BatchingModel } = await import("../../server/src/eval/batching-model");
   let active = 0;
   let maxActive = 0;
   const seen: number[][] = [];
