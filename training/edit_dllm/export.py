@@ -123,10 +123,12 @@ def output_names(probe_paths: Sequence[str]) -> list[str]:
 
 
 def export_onnx(model: nn.Module, probe_paths: Sequence[str] | str, out_path: str | Path, opset: int = 18,
-                external_data: bool = False, example_seq: int = 24) -> list[str]:
+                external_data: bool = False, example_seq: int = 24, dynamo: bool = True) -> list[str]:
     """Export with torch.onnx's dynamo exporter (torch.export based: a clean graph, ~half the nodes of
     the legacy tracer, dynamic `batch`/`seq` axes verified in tests). Returns the output names.
 
+    The dynamo exporter emits opset >= 18 (its down-conversion to 17 fails on this graph);
+    `dynamo=False` uses the legacy TorchScript tracer, which can emit opset 17 (also verified).
     `external_data=True` stores weights next to the .onnx file (needed beyond the 2 GB protobuf
     limit, e.g. LLaDA-8B)."""
     paths = resolve_probes(model, probe_paths)
@@ -138,6 +140,18 @@ def export_onnx(model: nn.Module, probe_paths: Sequence[str] | str, out_path: st
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if not dynamo:
+            axes = {n: {0: "batch", 1: "seq"} for n in ["input_ids"] + names}
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(wrapper, (example,), str(out_path), input_names=["input_ids"], output_names=names,
+                                  dynamic_axes=axes, opset_version=opset, dynamo=False)
+            if external_data:
+                import onnx
+                m = onnx.load(str(out_path))
+                onnx.save_model(m, str(out_path), save_as_external_data=True, all_tensors_to_one_file=True,
+                                location=out_path.name + ".data")
+            return names
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
@@ -271,12 +285,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--probes", default="default", help="default | all-qkv | comma-separated LoRA-B paths")
     ap.add_argument("--opset", type=int, default=18)
     ap.add_argument("--external-data", action="store_true")
+    ap.add_argument("--legacy", action="store_true", help="TorchScript tracer (allows --opset 17)")
     a = ap.parse_args(argv)
     from .checkpoint_io import load_peft_model
     torch.set_num_threads(1)
     model, _ = load_peft_model(a.checkpoint)
     probes = a.probes if a.probes in ("default", "all-qkv") else a.probes.split(",")
-    names = export_onnx(model, probes, a.out, opset=a.opset, external_data=a.external_data)
+    names = export_onnx(model, probes, a.out, opset=a.opset, external_data=a.external_data, dynamo=not a.legacy)
     print(json.dumps({"out": a.out, "outputs": names}))
 
 

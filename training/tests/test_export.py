@@ -102,3 +102,12 @@ def test_micro_bundle_is_complete_and_small():
     assert bj["format"] == "edit-bundle/1" and bj["default_probe"] in bj["probes"].values()
     outs = [o.name for o in onnx.load(str(d / "model.onnx")).graph.output]
     assert outs == ["logits"] + list(bj["probes"])
+
+
+def test_legacy_exporter_opset17_parity(tmp_path):
+    pm = tiny_peft()
+    path = tmp_path / "legacy.onnx"
+    export_onnx(pm, "default", path, opset=17, dynamo=False)
+    assert onnx.load(str(path)).opset_import[0].version == 17
+    diffs = check_parity(pm, "default", path, vocab_size=24, pad_id=2)
+    assert max(diffs.values()) <= 1e-4
