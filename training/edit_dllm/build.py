@@ -10,7 +10,8 @@ stops there (exit 0: rerun once those modules exist). Wall time per stage, param
 accuracy and the adapter-vs-recorded u cosines go to DIR/build-record.json.
 
 Layout of DIR: pretrain/{model.pt,ckpt.pt,log.jsonl}, sft/{model.pt,adapter/,edit-metadata.safetensors,
-log.jsonl}, tokenizer.json, bundle/ (the 4-file bundle), calibration.json, golden/, report.json.
+log.jsonl}, tokenizer.json, bundle/ (the 4-file bundle; --bundle-dir), calibration.json, golden/
+(--golden-dir), report.json.
 """
 from __future__ import annotations
 
@@ -52,14 +53,16 @@ def _need(module: str, attr: str):
 
 
 class Build:
-    def __init__(self, cfg: TrainConfig, out: Path, force: bool = False, log: Callable[[str], None] = print) -> None:
+    def __init__(self, cfg: TrainConfig, out: Path, force: bool = False, log: Callable[[str], None] = print,
+                 bundle_dir: Path | None = None, golden_dir: Path | None = None) -> None:
         self.cfg, self.out, self.force, self.log = cfg, out, force, log
         self.codec = CharCodec()
         self.record_path = out / "build-record.json"
         self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else {}
         self.record.setdefault("stages", {})
         self.record["config"] = asdict(cfg)
-        self.bundle_dir = out / "bundle"
+        self.bundle_dir = bundle_dir or out / "bundle"
+        self.golden_dir = golden_dir or out / "golden"
         self.sft_ckpt = out / "sft" / "model.pt"
         n_val, n_golden, n_test = EVAL_SIZES.get(cfg.name, EVAL_SIZES["default"])
         self.n_val, self.n_golden, self.n_test = n_val, n_golden, n_test
@@ -179,7 +182,7 @@ class Build:
         write_golden = _need("golden", "write_golden")
         default_prompts = _need("golden", "default_prompts")
         bundle_cls = _need("sampler", "Bundle")
-        gdir = self.out / "golden"
+        gdir = self.golden_dir
         if not self.force and gdir.exists() and any(gdir.iterdir()):
             return "skipped"
         prompts = default_prompts(bundle_cls.load(self.bundle_dir), self.n_golden)
@@ -203,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
     ap.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
+    ap.add_argument("--bundle-dir", type=Path, default=None, help="where the bundle goes (default: OUT/bundle)")
+    ap.add_argument("--golden-dir", type=Path, default=None, help="where golden traces go (default: OUT/golden)")
     a = ap.parse_args(argv)
     stages = tuple(s for s in a.stages.split(",") if s)
     bad = [s for s in stages if s not in STAGES]
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.threads:
         cfg = TrainConfig(**{**asdict(cfg), "threads": a.threads})
     torch.set_num_threads(cfg.threads)
-    ok = Build(cfg, a.out, force=a.force).run(stages)
+    ok = Build(cfg, a.out, force=a.force, bundle_dir=a.bundle_dir, golden_dir=a.golden_dir).run(stages)
     print(json.dumps({"out": str(a.out), "complete": ok}))
     sys.exit(0)
 
