@@ -71,7 +71,7 @@ test("bad arguments exit with code 2 and a message", () => {
 
 test("bench writes results.json and results.md", () => {
   const out = join(mkdtempSync(join(tmpdir(), "edit-bench-")), "results.json");
-  const r = cli(["bench", "--bundle", MICRO, "--provider", "cpu", "--items", join(ROOT, "test", "fixtures", "bench-items.jsonl"), "--limit", "2", "--rules", "full,edit", "--out", out]);
+  const r = cli(["bench", "--bundle", MICRO, "--provider", "cpu", "--items", join(ROOT, "test", "fixtures", "bench-items.jsonl"), "--limit", "2", "--rules", "full,edit", "--no-reference", "--out", out]);
   assert.equal(r.status, 0, r.stderr);
   const res = JSON.parse(readFileSync(out, "utf8"));
   assert.deepEqual(res.rules, ["full", "edit"]);

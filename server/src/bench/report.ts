@@ -19,7 +19,30 @@ export function benchMarkdown(r: BenchResults): string {
     const o = r.oracle[task];
     if (o) lines.push(`| ${task} | oracle | | | ${o.avgForwardsPerBlock.toFixed(2)} | ${pct(o.reductionVsFull)} | | | |`);
   }
+  lines.push("", ...referenceLines(r));
   return lines.join("\n") + "\n";
+}
+
+function referenceLines(r: BenchResults): string[] {
+  const ref = r.reference;
+  if (!ref) return [];
+  if ("skipped" in ref) return ["## Speed vs the PyTorch reference sampler", "", `Skipped: ${ref.skipped}.`];
+  const lines = [
+    "## Speed vs the PyTorch reference sampler",
+    "",
+    `Same items, rules, rule params and generation settings, batch 1, ${ref.threads} thread(s) each (ONNX Runtime`,
+    "intra-op threads / torch.set_num_threads). Ratio = engine tokens/s / reference tokens/s (> 1: the engine is faster).",
+    "",
+    "| rule | items | engine tokens/s | reference tokens/s | ratio | engine forwards | reference forwards |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const [rule, x] of Object.entries(ref.rules)) {
+    lines.push(
+      `| ${rule} | ${x.items} | ${x.engineTokensPerSec.toFixed(1)} | ${x.tokensPerSec.toFixed(1)} | ` +
+        `${x.ratio === null ? "n/a" : x.ratio.toFixed(2) + "x"} | ${x.engineForwards} | ${x.forwards} |`,
+    );
+  }
+  return lines;
 }
 
 function row(task: string, rule: string, m: RuleMetrics): string {

@@ -12,6 +12,7 @@ import { idsBeforeEos } from "../sampler/trace";
 import { createStopRule } from "../stop/registry";
 import { checkerFor, type TaskItem } from "../tasks/index";
 import { oracleStopStep, PredictionRecorder } from "./recorder";
+import type { ReferenceSection } from "./reference";
 
 export interface BenchRuleSpec {
   /** Rule spec passed to generate; "calibrated" = the task's calibrated rule and params from bundle.json. */
@@ -59,6 +60,14 @@ export interface BenchResults {
   results: Record<string, Record<string, RuleMetrics>>;
   /** Oracle minimum forwards per generated block of the full run, per task and "all". */
   oracle: Record<string, { forwards: number; blocks: number; avgForwardsPerBlock: number; reductionVsFull: number | null }>;
+  /** Absolute bundle directory the engine loaded. */
+  bundleDir: string;
+  /** ONNX Runtime intraOpNumThreads (null: its default). */
+  threads: number | null;
+  /** params[task][rule]: the rule parameters the engine's traces recorded (handed to the reference). */
+  params: Record<string, Record<string, Record<string, ParamValue>>>;
+  /** The PyTorch reference sampler's speed on the same items (cli/bench.ts adds it). */
+  reference?: ReferenceSection;
 }
 
 interface Acc {
@@ -101,6 +110,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     }
   };
   const eosId = readBundleConfig(engine.info.bundleDir).ids.eos;
+  const usedParams: BenchResults["params"] = {};
   try {
     for (const [n, item] of items.entries()) {
       const check = checkerFor(item.task);
@@ -113,6 +123,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
           params: r.params,
         });
         bump(item.task, name, trace, check ? check(item, text) : false, eosId);
+        (usedParams[item.task] ??= {})[name] ??= { ...trace.params };
         if (name === "full" && lastRecorder) {
           const rec: PredictionRecorder = lastRecorder;
           let forwards = 0;
@@ -162,6 +173,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     rules: ruleNames,
     results,
     oracle: oracleOut,
+    bundleDir: engine.info.bundleDir,
+    threads: opts.threads ?? null,
+    params: usedParams,
   };
 }
 

@@ -1,21 +1,29 @@
 /** `edit-dllm bench`: runs full + the given rules over task items; writes results JSON + Markdown. */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ParamValue } from "../../../protocol/lsp";
 import { loadItems } from "../bench/items";
 import { benchMarkdown } from "../bench/report";
-import { runBench, type BenchRuleSpec } from "../bench/run";
-import { packageRoot } from "../bundle/locate";
+import { compareWithReference, referenceUnavailable, runReferenceSpeed, type ReferenceSection } from "../bench/reference";
+import { runBench, type BenchResults, type BenchRuleSpec } from "../bench/run";
+import { readBundleConfig } from "../bundle/load";
+import { defaultBundleDir, packageRoot } from "../bundle/locate";
 import { UsageError } from "../errors";
 import { isProviderChoice } from "../model/providers";
-import { checkerFor } from "../tasks/index";
+import { checkerFor, type TaskItem } from "../tasks/index";
 import { optInt } from "./generate";
 import { parseParamValue } from "./params";
 
 export const BENCH_USAGE = `usage: edit-dllm bench [--bundle DIR] [--provider P] [--threads N] [--items FILE] [--task NAME]
-                      [--rules full,edit,...] [--param [rule:]key=value ...] [--limit N] [--out bench/results.json]
-  --items: JSONL (or a JSON array) of {task, prompt, answer}; default bench/test-items.jsonl.
+                      [--rules full,edit,...] [--param [rule:]key=value ...] [--limit N] [--per-task N]
+                      [--no-reference] [--out bench/results.json]
+  --items: JSONL (or a JSON array) of {task, prompt, answer}; default bench/items/test.jsonl. Items of tasks
+    the bundle lacks are left out. --per-task N: the first N items of each task (default 10 unless --limit).
+  --threads: ONNX Runtime intra-op threads AND the PyTorch reference's torch threads (default 1, so the
+    speed ratio compares one core against one core).
+  The PyTorch reference sampler (training/.venv + <bundle>/reference/ weights) runs on the same items after
+  the engine; results get its tokens/s and the engine/reference ratio (or why it was skipped).
   --rules: comma-separated specs; "calibrated" = each task's calibrated rule from bundle.json. full always runs.
   --param rule:key=value applies to that rule only; key=value to every rule but full.`;
 
@@ -32,6 +40,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
       rules: { type: "string" },
       param: { type: "string", multiple: true },
       limit: { type: "string" },
+      "per-task": { type: "string" },
+      "no-reference": { type: "boolean" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -43,26 +53,45 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   const provider = values.provider ?? "auto";
   if (!isProviderChoice(provider)) throw new UsageError(`--provider must be one of auto, cpu, cuda, dml, coreml, webgpu; got "${provider}"`);
-  const itemsFile = values.items ?? join(packageRoot(), "bench", "test-items.jsonl");
+  const itemsFile = values.items ?? join(packageRoot(), "bench", "items", "test.jsonl");
   if (!existsSync(itemsFile)) throw new UsageError(`no items file ${itemsFile}: pass --items FILE (JSONL of {task, prompt, answer})`);
   let items = loadItems(itemsFile);
   if (values.task) items = items.filter((i) => i.task === values.task);
+  const bundleDir = resolve(values.bundle ?? defaultBundleDir());
+  const bundleTasks = new Set(Object.keys(readBundleConfig(bundleDir).tasks));
+  const foreign = [...new Set(items.map((i) => i.task))].filter((t) => !bundleTasks.has(t));
+  if (foreign.length) {
+    process.stderr.write(`bench: leaving out items of task(s) ${foreign.join(", ")}: not in ${bundleDir}/bundle.json\n`);
+    items = items.filter((i) => bundleTasks.has(i.task));
+  }
+  const limit = optInt(values.limit, "--limit");
+  const perTask = optInt(values["per-task"], "--per-task") ?? (limit === undefined ? 10 : undefined);
+  if (perTask !== undefined) {
+    const seen = new Map<string, number>();
+    items = items.filter((i) => {
+      const n = (seen.get(i.task) ?? 0) + 1;
+      seen.set(i.task, n);
+      return n <= perTask;
+    });
+  }
   if (items.length === 0) throw new UsageError(`no items${values.task ? ` for task "${values.task}"` : ""} in ${itemsFile}`);
   const unknown = [...new Set(items.map((i) => i.task))].filter((t) => !checkerFor(t));
   if (unknown.length) throw new UsageError(`no checker for task(s) ${unknown.join(", ")}; known: arith, countdown, sudoku, code`);
   const rules = parseRules(values.rules ?? "full,calibrated", values.param ?? []);
   const out = values.out ?? join("bench", "results.json");
-  const limit = optInt(values.limit, "--limit");
+  const threads = optInt(values.threads, "--threads") ?? 1;
+  if (threads < 1) throw new UsageError(`--threads expects an integer >= 1, got "${values.threads}"`);
   const results = await runBench({
-    bundleDir: values.bundle,
+    bundleDir,
     provider,
-    threads: optInt(values.threads, "--threads"),
+    threads,
     items,
     rules,
     limit,
     onItem: (done, total) => process.stderr.isTTY && process.stderr.write(`\rbench: ${done}/${total} items\x1b[K`),
   });
   if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+  results.reference = values["no-reference"] ? { skipped: "--no-reference" } : await referenceSection(results, items.slice(0, limit ?? items.length), threads);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 1) + "\n");
   const md = out.replace(/\.json$/, "") + ".md";
@@ -70,6 +99,24 @@ export async function benchCommand(argv: string[]): Promise<number> {
   process.stdout.write(benchMarkdown(results));
   process.stderr.write(`bench: wrote ${out} and ${md}\n`);
   return 0;
+}
+
+async function referenceSection(results: BenchResults, items: TaskItem[], threads: number): Promise<ReferenceSection> {
+  const root = packageRoot();
+  const why = referenceUnavailable(root, results.bundleDir);
+  if (why) {
+    process.stderr.write(`bench: PyTorch reference skipped: ${why}\n`);
+    return { skipped: why };
+  }
+  process.stderr.write(`bench: running the PyTorch reference sampler on the same ${items.length} items (${threads} thread(s))\n`);
+  try {
+    const ref = await runReferenceSpeed({ repoRoot: root, bundleDir: results.bundleDir, items, rules: results.rules, params: results.params, threads });
+    return compareWithReference(ref, results.results.all, threads);
+  } catch (e) {
+    const why = `reference sampler failed: ${(e as Error).message}`;
+    process.stderr.write(`bench: ${why}\n`);
+    return { skipped: why };
+  }
 }
 
 export function parseRules(list: string, paramPairs: readonly string[]): BenchRuleSpec[] {
