@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from .export import export_bundle, resolve_probes, clean_module_name
 from .model import MaskedDiffusionLM, ModelConfig
+from .reference_weights import save_reference_weights
 from .tasks import get_task, render_prompt
 from .tokenizer import CharCodec, build as build_tokenizer, save as save_tokenizer
 
@@ -129,6 +130,7 @@ def build_micro(out: Path, pretrain_steps: int = 60, lora_steps: int = 12, seed:
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()
+    save_reference_weights(pm, out)  # <out>/reference/: the bench's PyTorch speed baseline
     return {"bundle": bundle, "model": pm}
 
 
