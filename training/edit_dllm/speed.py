@@ -59,6 +59,9 @@ def probe_paths(model: torch.nn.Module, modules: Sequence[str]) -> list[str]:
 def rule_for(bundle: Bundle, task: str, spec: str, override: Mapping | None) -> tuple[str, dict]:
     """(rule name, params) for a bench rule spec on a task (see the module docstring)."""
     stop = bundle.json["tasks"][task]["stop"]
+    if override is not None:
+        # The TS traces list every param with its default; "" there means unset (e.g. probe = the default probe).
+        override = {k: v for k, v in override.items() if v != ""}
     if spec == "calibrated":
         return stop["rule"], dict(stop["params"]) if override is None else dict(override)
     if override is not None:

@@ -49,6 +49,7 @@ def test_rule_params_follow_the_bundle():
     assert rule_for(b, "arith", "edit", None) == ("edit", calibrated["params"])  # micro's calibrated rule is edit
     assert rule_for(b, "arith", "full", None) == ("full", {})
     assert rule_for(b, "arith", "edit", {"tau": 0.5}) == ("edit", {"tau": 0.5})
+    assert rule_for(b, "arith", "edit", {"tau": 0.5, "probe": ""}) == ("edit", {"tau": 0.5})  # TS: "" = default probe
 
 
 def test_speed_json_on_two_items(capsys):
