@@ -167,6 +167,9 @@ class Build:
                       probes="all-qkv",
                       generation={"gen_length": GEN_LENGTH, "block_length": BLOCK_LENGTH, "steps": 32,
                                   "schedule": "uniform"})
+        # PyTorch weights beside the ONNX model, so `edit-dllm bench` can time the reference sampler.
+        from .reference_weights import save_reference_weights
+        save_reference_weights(model, self.bundle_dir)
         return "done"
 
     def stage_calibrate(self) -> str:

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Rebuilds the embedded default bundle from scratch (deterministic seeds): tasks -> pretrain -> LoRA
+# SFT with the AdamW-evolution recorder -> ONNX export -> calibration -> golden traces -> report,
+# then puts the bundle in models/edit-tiny-char/ and the golden traces in test/fixtures/golden/.
+# About 100 minutes on 2 CPU cores; stages whose outputs exist are skipped (--force reruns them).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/scripts/setup-python.sh"
+cd "$root/training"
+.venv/bin/python -m edit_dllm.build --config default --out runs/default \
+  --bundle-dir "$root/models/edit-tiny-char" --golden-dir "$root/test/fixtures/golden/edit-tiny-char" "$@"
