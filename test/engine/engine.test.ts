@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadEngine } from "../../server/src/engine";
+import { effectiveParams, loadEngine } from "../../server/src/engine";
 import { CancelledError, RequestError } from "../../server/src/errors";
 import { writeTestBundle } from "./bundle-builder";
 import { FakeModel, type Preference } from "./fakes";
@@ -82,7 +82,6 @@ test("stop rules come from the registry; a stop rule's certificate flags reach t
 });
 
 test("trace params: rule defaults, then the task's calibrated values the rule accepts, then the user's", async () => {
-  const { effectiveParams } = await import("../../server/src/engine");
   const p = effectiveParams("edit+confidence", { tau: 2, deltaFirst: 0.3, unrelated: 1 }, { threshold: 0.5 });
   assert.equal(p.tau, 2);
   assert.equal(p.deltaFirst, 0.3);
