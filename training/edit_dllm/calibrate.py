@@ -11,7 +11,7 @@ Selection (App. B.1): tau = 1.0; delta in {0.025, 0.05, 0.1, 0.25, 0.45, 0.55}; 
 {2, 3, 4, 6, 8, 10, 12} (< 16 = steps per block), chosen SEPARATELY for the first block
 (deltaFirst, omegaFirst) and the later blocks (deltaLater, omegaLater): every combination is scored.
 Score = accuracy / average forwards per generation; the best score among combinations whose accuracy
-is >= full-steps accuracy - 1 point (all combinations if none is); ties -> higher accuracy -> fewer
+is >= full-steps accuracy - 1 point (else: within 1 point of the best reachable accuracy); ties -> higher accuracy -> fewer
 forwards -> grid order. Then polishSteps in {0, 2} is chosen by the same rule from real runs of the chosen thresholds.
 
 Cheap grid: within a block a stop only truncates the trajectory (polish 0: the stop forward's argmax
@@ -219,7 +219,13 @@ def calibrate_task(bundle: Bundle, forward, task: str, items: Sequence, check: C
         acc, fwd = float(acc_grid[f, l]), float(fwd_grid[f, l])
         grid.append({"first": pairs[f], "later": pairs[l], "accuracy": acc, "forwards": fwd,
                      "score": acc / fwd if fwd else 0.0, "stops": int(stop_grid[f, l])})
-    ok = [g for g in grid if g["accuracy"] >= full_acc - 0.01 - 1e-12] or grid
+    # Accuracy is kept first (App. B.1's trade-off only among settings within 1 point of full);
+    # when no setting is, the trade-off is taken among those within 1 point of the best reachable
+    # accuracy, never over the whole grid (which would pick the most aggressive cut).
+    ok = [g for g in grid if g["accuracy"] >= full_acc - 0.01 - 1e-12]
+    if not ok:
+        top = max(g["accuracy"] for g in grid)
+        ok = [g for g in grid if g["accuracy"] >= top - 0.01 - 1e-12]
     # Ties: higher accuracy, then fewer forwards, then grid order (max keeps the first).
     best = max(ok, key=lambda g: (g["score"], g["accuracy"], -g["forwards"]))
     (dF, oF), (dL, oL) = best["first"], best["later"]
@@ -258,7 +264,10 @@ def calibrate_task(bundle: Bundle, forward, task: str, items: Sequence, check: C
                    if blk["endedBy"] == "stop-rule"]
         real[p] = {"params": params, "accuracy": acc, "forwards": fwd, "score": acc / fwd if fwd else 0.0,
                    "margins": margins, "simulated": False}
-    ok_p = [p for p in polish_options if real[p]["accuracy"] >= full_acc - 0.01 - 1e-12] or list(polish_options)
+    ok_p = [p for p in polish_options if real[p]["accuracy"] >= full_acc - 0.01 - 1e-12]
+    if not ok_p:
+        top_p = max(real[p]["accuracy"] for p in polish_options)
+        ok_p = [p for p in polish_options if real[p]["accuracy"] >= top_p - 0.01 - 1e-12]
     polish = max(ok_p, key=lambda p: (real[p]["score"], real[p]["accuracy"], -real[p]["forwards"]))
     chosen = real[polish]
     margins = [m for m in chosen["margins"] if m is not None]
