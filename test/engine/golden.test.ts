@@ -30,7 +30,9 @@ const TOL = 1e-5;
 
 const engines = new Map<string, Promise<Engine>>();
 function engineFor(bundleDir: string): Promise<Engine> {
-  const dir = existsSync(join(FIXTURES, bundleDir)) ? join(FIXTURES, bundleDir) : join(FIXTURES, "..", "..", bundleDir);
+  // Golden files name their bundle by directory name: a test fixture, an embedded bundle, or a repo path.
+  const root = join(FIXTURES, "..", "..");
+  const dir = [join(FIXTURES, bundleDir), join(root, "models", bundleDir), join(root, bundleDir)].find((d) => existsSync(d)) ?? join(root, bundleDir);
   if (!engines.has(dir)) engines.set(dir, loadEngine({ bundleDir: dir, provider: "cpu", threads: 1 }));
   return engines.get(dir)!;
 }
