@@ -62,12 +62,20 @@ export function referenceUnavailable(repoRoot: string, bundleDir: string, python
   return null;
 }
 
+/** Rules the PyTorch reference sampler implements (edit_dllm.sampler_rules); "calibrated" resolves to one of them. */
+const REFERENCE_RULES = new Set(["full", "calibrated", "edit", "edit-subspace", "edit-released"]);
+
+/** The bench's rules that the reference can time; the others (commit rules, fixed, compositions) are engine-only. */
+export function referenceRules(rules: readonly string[]): string[] {
+  return rules.filter((r) => REFERENCE_RULES.has(r));
+}
+
 /** Runs speed.py; resolves to its {rule: speed} JSON, or rejects with its stderr tail. */
 export async function runReferenceSpeed(o: ReferenceOptions): Promise<Record<string, ReferenceRuleSpeed>> {
   const dir = mkdtempSync(join(tmpdir(), "edit-bench-ref-"));
   const itemsFile = join(dir, "items.jsonl");
   writeFileSync(itemsFile, o.items.map((i) => JSON.stringify(i)).join("\n") + "\n");
-  const args = ["-m", "edit_dllm.speed", "--bundle", o.bundleDir, "--items", itemsFile, "--rules", o.rules.join(","),
+  const args = ["-m", "edit_dllm.speed", "--bundle", o.bundleDir, "--items", itemsFile, "--rules", referenceRules(o.rules).join(","),
     "--threads", String(o.threads), "--params", JSON.stringify(o.params)];
   try {
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((res, rej) => {
