@@ -26,7 +26,8 @@ export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [
           disjoint task sets (e.g. two processes, one per core) into DIR; runs nothing.
   --lanes N: items evaluated concurrently, their forwards batched (default 8). --time-budget MIN: stop starting
           items after MIN minutes (round-robin order keeps tasks balanced; the report counts the items done).
-  --families: rule families to sweep (default all; full, oracle and fixed-N always run).
+  --families: rule families to sweep (default all; full, oracle and fixed-N always run); "none" runs only those
+          and the bundle's calibrated rule.
   --tolerance: the default rule is the cheapest with val accuracy >= full - X (default 0.01).
   --check-items: re-run simulated configurations through the engine on the first N items (default 3).
   --quick: a small sweep (for smoke tests). Writes DIR/eval.json, DIR/results.md, DIR/stop-choice.json
@@ -96,7 +97,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const FAMILIES: Family[] = ["edit", "edit-released", "confidence", "jot"];
   let families: Set<Family> | null = null;
   if (values.families) {
-    const names = values.families.split(",").map((x) => x.trim()).filter(Boolean);
+    // "none": only full, oracle, fixed-N (polish 0) and the bundle's calibrated rule.
+    const names = values.families === "none" ? [] : values.families.split(",").map((x) => x.trim()).filter(Boolean);
     const bad = names.filter((n) => !FAMILIES.includes(n as Family));
     if (bad.length) throw new UsageError(`--families: unknown ${bad.join(", ")}; expected some of ${FAMILIES.join(", ")}`);
     families = new Set(names as Family[]);
@@ -108,7 +110,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     threads: optInt(values.threads, "--threads"),
     splits,
     limit: optInt(values.limit, "--limit"),
-    grid: values.quick ? QUICK_GRID : DEFAULT_GRID,
+    grid: families?.size === 0 ? { ...DEFAULT_GRID, fixedPolish: [0] } : values.quick ? QUICK_GRID : DEFAULT_GRID,
     families,
     checkItems: optInt(values["check-items"], "--check-items") ?? 3,
     lanes: optInt(values.lanes, "--lanes"),
