@@ -77,7 +77,8 @@ export interface TaskSummary {
 
 export interface Choice {
   task: string;
-  stop: { rule: string; params: Record<string, ParamValue> };
+  /** null: no choice (keep bundle.json's stop). */
+  stop: { rule: string; params: Record<string, ParamValue> } | null;
   config: string;
   /** Val numbers of the choice and of full. */
   val: { accuracy: number; forwardsPerBlock: number; fullAccuracy: number; fullForwardsPerBlock: number };
@@ -194,6 +195,9 @@ export function summarizeTask(run: EvalRun, st: SplitTaskAcc): TaskSummary {
   };
 }
 
+/** Below this many val items solved by full, a cost-only choice is meaningless and none is made. */
+export const MIN_FULL_CORRECT = 5;
+
 /** Preference among equally cheap, equally accurate choices: EDIT rules carry certificates. */
 const FAMILY_ORDER: Family[] = ["edit", "calibrated", "edit-released", "fixed", "confidence", "jot"];
 
@@ -203,6 +207,16 @@ const FAMILY_ORDER: Family[] = ["edit", "calibrated", "edit-released", "fixed", 
  * fewest forwards per block; ties -> higher accuracy -> family order (EDIT first) -> sweep order.
  */
 export function chooseDefault(task: string, t: TaskSummary, tolerance: number): Choice {
+  if (t.full.correct < MIN_FULL_CORRECT) {
+    // (Almost) nothing to preserve: every cost-only choice would "win" (fixed N = 1). Keep the bundle's rule.
+    return {
+      task,
+      stop: null,
+      config: "keep bundle.json",
+      val: { accuracy: 0, forwardsPerBlock: t.full.forwardsPerBlock, fullAccuracy: 0, fullForwardsPerBlock: t.full.forwardsPerBlock },
+      reason: `full solves ${t.full.correct} val item(s) (< ${MIN_FULL_CORRECT}): no accuracy to match, so no choice (keep bundle.json's stop)`,
+    };
+  }
   const floor = t.full.accuracy - tolerance - 1e-12;
   const ok = t.configs.filter((c) => c.accuracy >= floor && c.family !== "calibrated");
   const rank = (c: ConfigSummary) => FAMILY_ORDER.indexOf(c.family);
@@ -266,6 +280,8 @@ export function mergeSummaries(parts: readonly EvalSummary[]): EvalSummary {
     }
     Object.assign(choices, p.choices);
   }
+  // Recomputed from the merged val split, so a re-render applies the current choice rule.
+  for (const [task, t] of Object.entries(splits.val ?? {})) choices[task] = chooseDefault(task, t, first.tolerance);
   const checks = new Map<string, EvalSummary["checks"][number]>();
   for (const c of parts.flatMap((p) => p.checks)) {
     const m = checks.get(c.config);
