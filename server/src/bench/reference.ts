@@ -41,6 +41,8 @@ export interface ReferenceOptions {
   bundleDir: string;
   items: readonly TaskItem[];
   rules: readonly string[];
+  /** Each task's calibrated rule name (bundle.json tasks[*].stop.rule), to know whether "calibrated" can be timed. */
+  calibratedRules?: readonly string[];
   /** params[task][rule] as the engine's traces recorded them. */
   params: Record<string, Record<string, Record<string, ParamValue>>>;
   threads: number;
@@ -65,9 +67,13 @@ export function referenceUnavailable(repoRoot: string, bundleDir: string, python
 /** Rules the PyTorch reference sampler implements (edit_dllm.sampler_rules); "calibrated" resolves to one of them. */
 const REFERENCE_RULES = new Set(["full", "calibrated", "edit", "edit-subspace", "edit-released"]);
 
-/** The bench's rules that the reference can time; the others (commit rules, fixed, compositions) are engine-only. */
-export function referenceRules(rules: readonly string[]): string[] {
-  return rules.filter((r) => REFERENCE_RULES.has(r));
+/**
+ * The bench's rules that the reference can time; the others (commit rules, fixed, compositions) are
+ * engine-only. "calibrated" counts only when every task's calibrated rule is one the reference has.
+ */
+export function referenceRules(rules: readonly string[], calibratedRules: readonly string[] = []): string[] {
+  const calibratedOk = calibratedRules.every((r) => REFERENCE_RULES.has(r) && r !== "calibrated");
+  return rules.filter((r) => REFERENCE_RULES.has(r) && (r !== "calibrated" || calibratedOk));
 }
 
 /** Runs speed.py; resolves to its {rule: speed} JSON, or rejects with its stderr tail. */
@@ -75,7 +81,7 @@ export async function runReferenceSpeed(o: ReferenceOptions): Promise<Record<str
   const dir = mkdtempSync(join(tmpdir(), "edit-bench-ref-"));
   const itemsFile = join(dir, "items.jsonl");
   writeFileSync(itemsFile, o.items.map((i) => JSON.stringify(i)).join("\n") + "\n");
-  const args = ["-m", "edit_dllm.speed", "--bundle", o.bundleDir, "--items", itemsFile, "--rules", referenceRules(o.rules).join(","),
+  const args = ["-m", "edit_dllm.speed", "--bundle", o.bundleDir, "--items", itemsFile, "--rules", referenceRules(o.rules, o.calibratedRules).join(","),
     "--threads", String(o.threads), "--params", JSON.stringify(o.params)];
   try {
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((res, rej) => {

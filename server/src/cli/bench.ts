@@ -110,7 +110,8 @@ async function referenceSection(results: BenchResults, items: TaskItem[], thread
   }
   process.stderr.write(`bench: running the PyTorch reference sampler on the same ${items.length} items (${threads} thread(s))\n`);
   try {
-    const ref = await runReferenceSpeed({ repoRoot: root, bundleDir: results.bundleDir, items, rules: results.rules, params: results.params, threads });
+    const calibratedRules = Object.values(readBundleConfig(results.bundleDir).tasks).map((t) => t.stop.rule);
+    const ref = await runReferenceSpeed({ repoRoot: root, bundleDir: results.bundleDir, items, rules: results.rules, calibratedRules, params: results.params, threads });
     return compareWithReference(ref, results.results.all, threads);
   } catch (e) {
     const why = `reference sampler failed: ${(e as Error).message}`;
