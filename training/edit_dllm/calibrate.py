@@ -331,12 +331,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(a.threads)
     bundle = Bundle.load(a.bundle)
     tasks = a.tasks.split(",") if a.tasks else list(bundle.json["tasks"])
-    if a.checkpoint:
-        from .checkpoint_io import load_forward
-        fwd = load_forward(a.checkpoint)
-    else:
-        from .export import OnnxForward
-        fwd = OnnxForward(Path(a.bundle) / "model.onnx", threads=a.threads)
+    from .checkpoint_io import cli_forward
+    fwd = cli_forward(a.bundle, a.checkpoint, a.threads)
     val = {t: get_task(t).generate("val", a.n_val) for t in tasks}
     rec = calibrate(a.bundle, fwd, val, n_val=a.n_val, batch_size=a.batch_size, write=not a.dry_run,
                     record_path=a.record, verify_sim=a.verify_sim)

@@ -36,3 +36,12 @@ def load_forward(path: str | Path, probes: str = "all-qkv"):
     from .sampler import TorchForward
     model, _ = load_peft_model(path)
     return TorchForward(model, probes)
+
+
+def cli_forward(bundle_dir: str | Path, checkpoint: str | Path | None, threads: int):
+    """The forward the calibrate/report CLIs run: the PyTorch SFT checkpoint when given, else the
+    bundle's model.onnx through onnxruntime-python (what ships, and faster on CPU)."""
+    if checkpoint:
+        return load_forward(checkpoint)
+    from .export import OnnxForward
+    return OnnxForward(Path(bundle_dir) / "model.onnx", threads=threads)

@@ -149,12 +149,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(a.threads)
     bundle = Bundle.load(a.bundle)
     tasks = a.tasks.split(",") if a.tasks else list(bundle.json["tasks"])
-    if a.checkpoint:
-        from .checkpoint_io import load_forward
-        fwd = load_forward(a.checkpoint)
-    else:
-        from .export import OnnxForward
-        fwd = OnnxForward(Path(a.bundle) / "model.onnx", threads=a.threads)
+    from .checkpoint_io import cli_forward
+    fwd = cli_forward(a.bundle, a.checkpoint, a.threads)
     test = {t: get_task(t).generate("test", a.n_test) for t in tasks}
     rep = write_report(a.bundle, fwd, test, n_test=a.n_test, batch_size=a.batch_size, out_json=a.out, readme=a.readme)
     print(markdown(rep))
