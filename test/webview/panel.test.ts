@@ -156,6 +156,23 @@ test("state persists through setState and restores on reload", { skip }, async (
   assert.equal(await page.locator(".kl-chart .stop-line").count(), 2);
 });
 
+test("a trace recorded by the engine on the embedded bundle renders as the trace says", { skip }, async () => {
+  // Written by `edit-dllm generate --task countdown --stop edit --trace ... "7 3 12>33"`.
+  const real = JSON.parse(readFileSync(join(root, "test/fixtures/traces/engine-countdown-edit.json"), "utf8")) as GenerationTrace;
+  await post({ type: "trace", trace: real });
+  await frame();
+  assert.equal(await page.locator(".bar").count(), real.blocks.length);
+  const used = await page.locator(".bar").evaluateAll((els) => els.map((e) => e.getAttribute("aria-valuenow")));
+  assert.deepEqual(used, real.blocks.map((b) => String(b.stepsUsed)));
+  const stopped = real.blocks.filter((b) => b.stopStep !== null);
+  assert.deepEqual(await page.locator(".kl-chart .stop-label").allTextContents(), stopped.map((b) => `stop @ ${b.stopStep}`));
+  assert.deepEqual(await page.locator(".kl-chart .delta-label").allTextContents(), stopped.map((b) => `δ = ${b.delta}`));
+  // This small model's stops are not certified (margin ~1e-4): the Theorem 4 badge must say so.
+  const thm4 = await page.locator('.block[data-block="0"] vscode-badge.cert[data-cert="Thm 4"]').getAttribute("data-state");
+  assert.equal(thm4, real.blocks[0].certificate?.thm4 ? "pass" : "fail");
+  assert.equal(await page.locator("#text").textContent(), real.text);
+});
+
 test("clear empties the panel", { skip }, async () => {
   await post({ type: "clear" });
   await frame();
