@@ -226,7 +226,40 @@ class FullRule(StopRule):
     name = "full"
 
 
-class EditRule(StopRule):
+class _RunLengthStop(StopRule):
+    """What the EDIT rules share (Alg. 1): first/later-block (delta, Omega), the run-length counter
+    c on D_t < delta, the stop at c >= Omega before the budget, and the certificate at the stop.
+    Subclasses compute D_t and the margin; the TS twin is server/src/stop/run-length.ts."""
+    p: dict
+    certs: dict | None
+
+    def params(self) -> dict:
+        return dict(self.p)
+
+    def begin_block(self, block: BlockInfo) -> None:
+        super().begin_block(block)
+        first = block.index == 0
+        self.delta = float(self.p["deltaFirst" if first else "deltaLater"])
+        self.omega = int(self.p["omegaFirst" if first else "omegaLater"])
+        self.c = 0
+        self.last_margin: float | None = None
+
+    def _advance(self, view: StepView, d: float | None, margin: float | None) -> bool:
+        """Counts this step's D_t (undefined counts as unstable) and says whether to stop."""
+        self.c = self.c + 1 if (d is not None and d < self.delta) else 0
+        self.last_margin = margin
+        return self.c >= self.omega and view.step < self.block.budget
+
+    def block_thresholds(self) -> tuple[float, int]:
+        return self.delta, self.omega
+
+    def certificate(self) -> Certificate | None:
+        c = self.certs
+        return certificate_flags(self.last_margin, self.delta, self.omega,
+                                 float(c["alphaHat"]) if c else None, float(c["q"]) if c else None)
+
+
+class EditRule(_RunLengthStop):
     """Paper EDIT (Eq 5-8, Alg. 1) with the row-energy vector u; `similarity` is overridden by edit-subspace."""
     name = "edit"
 
@@ -243,20 +276,12 @@ class EditRule(StopRule):
         self.polish_steps = self.p["polishSteps"]
         self.certs = dict(certificates) if certificates else None
 
-    def params(self) -> dict:
-        return dict(self.p)
-
     def similarity(self, f: np.ndarray) -> np.ndarray:
         return cosine_to(f, self.meta.u)
 
     def begin_block(self, block: BlockInfo) -> None:
         super().begin_block(block)
-        first = block.index == 0
-        self.delta = float(self.p["deltaFirst" if first else "deltaLater"])
-        self.omega = int(self.p["omegaFirst" if first else "omegaLater"])
         self.prev: dict[int, float] | None = None
-        self.c = 0
-        self.last_margin: float | None = None
         self.stopped = False
 
     def observe(self, view: StepView) -> StepDecision:
@@ -267,19 +292,9 @@ class EditRule(StopRule):
         d, margin = None, None
         if self.prev is not None:
             d, margin, _ = matched_kl(self.prev, cur)
-        self.c = self.c + 1 if (d is not None and d < self.delta) else 0
         self.prev = cur
-        self.last_margin = margin
-        stop = self.c >= self.omega and view.step < self.block.budget
+        stop = self._advance(view, d, margin)
         return StepDecision(stop=stop, sims=[float(s) for s in sims], kl=d, counter=self.c, margin=margin)
-
-    def block_thresholds(self) -> tuple[float, int]:
-        return self.delta, self.omega
-
-    def certificate(self) -> Certificate | None:
-        c = self.certs
-        return certificate_flags(self.last_margin, self.delta, self.omega,
-                                 float(c["alphaHat"]) if c else None, float(c["q"]) if c else None)
 
 
 class EditSubspaceRule(EditRule):
@@ -296,7 +311,7 @@ class EditSubspaceRule(EditRule):
         return subspace_cosine(f, self.meta.subspace)
 
 
-class EditReleasedRule(StopRule):
+class EditReleasedRule(_RunLengthStop):
     """The released code's variant: per-token distributions over U-bar's r columns (see module doc)."""
     name = "edit-released"
 
@@ -316,17 +331,10 @@ class EditReleasedRule(StopRule):
             self.cols[m] = ub / np.where(n > 0, n, 1.0)
         self.polish_steps = self.p["polishSteps"]
 
-    def params(self) -> dict:
-        return dict(self.p)
-
     def begin_block(self, block: BlockInfo) -> None:
         super().begin_block(block)
-        first = block.index == 0
-        self.delta = float(self.p["deltaFirst" if first else "deltaLater"])
-        self.omega = int(self.p["omegaFirst" if first else "omegaLater"])
         self.temperature = min(2.0, max(0.1, 2.0 - 1.9 * block.masked_fraction))
         self.prev: dict[str, dict[int, np.ndarray]] | None = None
-        self.c = 0
 
     def observe(self, view: StepView) -> StepDecision:
         vis = view.visible
@@ -351,19 +359,9 @@ class EditReleasedRule(StopRule):
                 qbar = np.mean([cur[m][s] for s in inter for m in self.modules], axis=0)
                 top = np.sort(qbar)[::-1]
                 margin = float(top[0] - top[1]) if len(top) >= 2 else None
-        self.c = self.c + 1 if (d is not None and d < self.delta) else 0
         self.prev = cur
-        self.last_margin = margin
-        stop = self.c >= self.omega and view.step < self.block.budget
+        stop = self._advance(view, d, margin)
         return StepDecision(stop=stop, sims=None, kl=d, counter=self.c, margin=margin)
-
-    def block_thresholds(self) -> tuple[float, int]:
-        return self.delta, self.omega
-
-    def certificate(self) -> Certificate | None:
-        c = self.certs
-        return certificate_flags(self.last_margin, self.delta, self.omega,
-                                 float(c["alphaHat"]) if c else None, float(c["q"]) if c else None)
 
 
 RULES = ("full", "edit", "edit-subspace", "edit-released")
