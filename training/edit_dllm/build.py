@@ -1,4 +1,4 @@
-"""The embedded model's build: pretrain -> sft(+recorder) -> export -> calibrate -> golden -> report.
+"""The embedded model's build: pretrain -> refine -> sft(+recorder) -> export -> calibrate -> golden -> report.
 
     python -m edit_dllm.build --config {micro,default} --out DIR [--force] [--stages a,b,...]
 
@@ -9,7 +9,7 @@ report.py; a stage whose module/function is missing is recorded as "unavailable"
 stops there (exit 0: rerun once those modules exist). Wall time per stage, parameter counts, the SFT
 accuracy and the adapter-vs-recorded u cosines go to DIR/build-record.json.
 
-Layout of DIR: pretrain/{model.pt,ckpt.pt,log.jsonl}, sft/{model.pt,adapter/,edit-metadata.safetensors,
+Layout of DIR: pretrain/{model.pt,ckpt.pt,log.jsonl}, refine/ (same files), sft/{model.pt,adapter/,edit-metadata.safetensors,
 log.jsonl}, tokenizer.json, bundle/ (the 4-file bundle; --bundle-dir), calibration.json, golden/
 (--golden-dir), report.json.
 """
@@ -28,9 +28,9 @@ import torch
 
 from .tasks import TASKS
 from .tokenizer import CharCodec, build as build_tokenizer, save as save_tokenizer
-from .train import CONFIGS, GEN_LENGTH, BLOCK_LENGTH, TrainConfig, pretrain
+from .train import CONFIGS, GEN_LENGTH, BLOCK_LENGTH, TrainConfig, pretrain, refine
 
-STAGES = ("pretrain", "sft", "export", "calibrate", "golden", "report")
+STAGES = ("pretrain", "refine", "sft", "export", "calibrate", "golden", "report")
 BUNDLE_NAME = {"default": "edit-tiny-char", "micro": "edit-micro-char"}
 DEFAULT_TASK = "arith"
 # How many items the later stages use: (calibration val items, golden prompts, report test items) per task.
@@ -116,6 +116,17 @@ class Build:
         if self.force:
             shutil.rmtree(self.out / "pretrain", ignore_errors=True)
         pretrain(self.cfg, self.out, self.codec)
+        return "done"
+
+    def stage_refine(self) -> str:
+        if not self.cfg.refine_steps:
+            return "skipped"
+        final = self.out / "refine" / "model.pt"
+        if self._skip(final):
+            return "skipped"
+        if self.force:
+            shutil.rmtree(self.out / "refine", ignore_errors=True)
+        refine(self.cfg, self.out, self.codec)
         return "done"
 
     def _note_pretrain_wall(self) -> None:

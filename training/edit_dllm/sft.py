@@ -22,7 +22,8 @@ import torch
 from .recorder import AdamWEvolutionRecorder, default_probe_for
 from .tasks import TASKS
 from .tokenizer import CharCodec
-from .train import JsonlLog, MixedSampler, TrainConfig, evaluate, load_data, load_model, train_loop
+from .train import (JsonlLog, MixedSampler, TrainConfig, base_model_path, evaluate, load_data, load_model,
+                    train_loop)
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj"]
 
@@ -38,7 +39,7 @@ def run_sft(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None) -> 
     torch.set_num_threads(cfg.threads)
     stage = out_dir / "sft"
     stage.mkdir(parents=True, exist_ok=True)
-    base = load_model(out_dir / "pretrain" / "model.pt")
+    base = load_model(base_model_path(cfg, out_dir))
     torch.manual_seed(cfg.seed + 1)
     model = add_lora(base, cfg)
     trainable = [p for p in model.parameters() if p.requires_grad]

@@ -12,10 +12,11 @@ from edit_dllm.tokenizer import CHARS, SPECIALS, CharCodec, build, load, save, s
 
 
 def test_arith_worked_format_and_checker():
-    # 347 -> 0347 -> "7430"; 85 -> "5800"; 432 -> "2340"; 126 -> "6210"; 306 -> "6030"
-    assert arith.worked([347, 85, 126], ["+", "-"]) == "7430+5800=2340;2340-6210=6030;#306"
-    item = Item("arith", "347+85-126", "")
-    assert arith.check(item, "7430+5800=2340;2340-6210=6030;#306")
+    # 347 -> 0347 -> "7430"; 85 -> "5800"; 432 -> "2340"; 126 -> "6210"; 306 -> "6030" and "0306"
+    assert arith.worked([347, 85, 126], ["+", "-"]) == "7430+5800=2340;2340-6210=6030;#0306"
+    item = Item("arith", "347+085-126", "")
+    assert arith.check(item, "7430+5800=2340;2340-6210=6030;#0306")
+    assert arith.check(Item("arith", "347+85-126", ""), "#306")
     assert arith.check(item, "anything#306")
     assert not arith.check(item, "#305")
     assert not arith.check(item, "306")          # no final-answer marker
@@ -45,6 +46,28 @@ def test_sudoku_checker_uses_rules_not_string_match():
     assert sudoku.check(empty, "#1234/3412/2143/4321")
     assert sudoku.check(empty, "#2143/4321/1234/3412")       # another valid completion
     assert len(sudoku._GRIDS) == 288
+
+
+def test_arith_prompts_are_fixed_width():
+    for it in arith.generate("test", 50):
+        nums = it.prompt.replace("-", "+").split("+")
+        assert all(len(n) == 3 and n.isdigit() for n in nums), it.prompt
+        assert it.answer.rsplit("#", 1)[1] == str(int(it.answer.rsplit("#", 1)[1])).zfill(4)
+        assert arith.check(it, it.answer)
+
+
+def test_sudoku_answer_is_the_grid_at_a_fixed_offset():
+    for it in sudoku.generate("test", 50):
+        assert it.answer[0] == "#" and len(it.answer) == 20
+        assert all(p == "." or p == a for p, a in zip(it.prompt, it.answer[1:]))
+        assert sudoku.check(it, it.answer)
+
+
+def test_code_completions_are_predictable_from_the_prompt():
+    import re
+    for it in code.generate("test", 100):
+        assert 1 <= len(it.answer) <= code.MAX_REST
+        assert all(name in it.prompt for name in re.findall(r"[A-Za-z_]\w*", it.answer)), it
 
 
 def test_code_checker_exact_line_after_rstrip():

@@ -1,10 +1,13 @@
-"""Multi-step integer arithmetic (GSM-like, word-free): "347+85-126" -> worked steps -> "#306".
+"""Multi-step integer arithmetic (GSM-like, word-free): "347+085-126" -> worked steps -> "#0306".
 
-Answer format (chosen so each character is predictable from nearby characters, see FACTS.md):
-every step is written with 4-digit, zero-padded, digit-REVERSED operands and result,
-"7430+5800=2340;2340-6210=6030;#306": result digit i depends only on operand digits i and the
-carry from digit i-1, which sit at fixed offsets in the same step. The final answer after '#' is
-the plain decimal value.
+Formats (chosen so each character is predictable from characters at fixed offsets, see FACTS.md;
+the model has learned absolute positions, so fixed widths turn copying into fixed-offset lookups):
+- prompt: 2-3 digit numbers, each written with 3 digits (zero-padded): "347+085-126";
+- answer: every step with 4-digit, zero-padded, digit-REVERSED operands and result,
+  "7430+5800=2340;2340-6210=6030;#0306": result digit i depends only on operand digits i and the
+  carry from digit i-1, at fixed offsets in the same step; the final answer after '#' is the value
+  in plain (not reversed) order, zero-padded to 4 digits. The checker reads it as an integer, so
+  "#306" is right too.
 """
 from __future__ import annotations
 
@@ -16,11 +19,16 @@ NAME = "arith"
 TEMPLATE = "A:{prompt}="
 SEED = 1001
 SIZES = SplitSizes(train=20000, test=1000)
-WIDTH = 4
+WIDTH = 4         # operand width in the worked steps
+PROMPT_WIDTH = 3  # operand width in the prompt
 
 
 def _rev(n: int) -> str:
     return str(n).zfill(WIDTH)[::-1]
+
+
+def _num(n: int) -> str:
+    return str(n).zfill(PROMPT_WIDTH)
 
 
 def worked(numbers: list[int], ops: list[str]) -> str:
@@ -30,7 +38,7 @@ def worked(numbers: list[int], ops: list[str]) -> str:
         res = acc + b if op == "+" else acc - b
         steps.append(f"{_rev(acc)}{op}{_rev(b)}={_rev(res)};")
         acc = res
-    return "".join(steps) + f"#{acc}"
+    return "".join(steps) + f"#{str(acc).zfill(WIDTH)}"
 
 
 def _draw(rng: random.Random) -> Item | None:
@@ -42,7 +50,7 @@ def _draw(rng: random.Random) -> Item | None:
         acc = acc + b if op == "+" else acc - b
         if acc < 0:  # keep every intermediate result non-negative (the format has no sign)
             return None
-    prompt = str(numbers[0]) + "".join(f"{op}{b}" for op, b in zip(ops, numbers[1:]))
+    prompt = _num(numbers[0]) + "".join(f"{op}{_num(b)}" for op, b in zip(ops, numbers[1:]))
     return Item(NAME, prompt, worked(numbers, ops), {"value": acc})
 
 

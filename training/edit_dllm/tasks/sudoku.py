@@ -1,8 +1,10 @@
 """4x4 sudoku with 6-10 holes, checked by the sudoku rules (any valid completion counts).
 
 Prompt: rows separated by '/', holes as '.': "1.34/34.2/2.43/4321".
-Answer: each filled hole as <cell letter a-p in reading order><digit>, then '#', then the full grid:
-"b2g1j1#1234/3412/2143/4321".
+Answer: '#' then the full grid, "#1234/3412/2143/4321". The grid is the worked solution: each cell
+sits at a fixed offset from the same cell of the prompt, so givens are copied and holes deduced from
+their row, column and box (a fill list before the grid, as in earlier versions, put the grid at a
+variable offset and the model never learned it). The checker also accepts text before the '#'.
 """
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ NAME = "sudoku"
 TEMPLATE = "S:{prompt}="
 SEED = 3003
 SIZES = SplitSizes(train=20000, test=1000)
-CELLS = "abcdefghijklmnop"
 
 
 def _all_grids() -> list[str]:
@@ -54,8 +55,7 @@ def _draw(rng: random.Random) -> Item | None:
     g = rng.choice(_GRIDS)
     holes = sorted(rng.sample(range(16), rng.randint(6, 10)))
     puzzle = "".join("." if i in holes else ch for i, ch in enumerate(g))
-    fills = "".join(CELLS[i] + g[i] for i in holes)
-    return Item(NAME, _fmt(puzzle), fills + "#" + _fmt(g), {"solution": g})
+    return Item(NAME, _fmt(puzzle), "#" + _fmt(g), {"solution": g})
 
 
 def generate(split: str, limit: int | None = None) -> list[Item]:
