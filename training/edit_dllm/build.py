@@ -209,7 +209,9 @@ class Build:
         if self._skip(out_json):
             return "skipped"
         test = {t: TASKS[t].generate("test", self.n_test) for t in self.cfg.tasks}
-        write_report(self.bundle_dir, self.forward(), test, n_test=self.n_test, out_json=out_json)
+        adapter = self.out / "sft" / "adapter" / "adapter_model.safetensors"
+        write_report(self.bundle_dir, self.forward(), test, n_test=self.n_test, out_json=out_json,
+                     adapter=adapter if adapter.exists() else None)
         return "done"
 
 

@@ -79,7 +79,7 @@ CONFIGS: dict[str, TrainConfig] = {
     # pretraining had not learned them. Countdown, already learned, needs its share: the jump back to
     # lr 1e-3 knocked it from 31 % to 2 % within 500 steps in a trial run with weight 1 of 9.
     "default": TrainConfig(name="default", d_model=128, n_layers=4, n_heads=4, d_ff=344, batch=64,
-                           batch_mode="cycle", pretrain_steps=5000, weight_decay=0.01,
+                           batch_mode="cycle", pretrain_steps=5000, weight_decay=0.01, eval_every=1000,
                            refine_steps=12000, refine_lr=1e-3, refine_warmup=100,
                            refine_weights={"arith": 3, "code": 3, "sudoku": 2, "countdown": 2}),
     # Runs the whole pipeline in seconds (tests).

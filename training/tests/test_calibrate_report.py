@@ -74,3 +74,33 @@ def test_simulated_grid_matches_real_run_on_micro_bundle(tmp_path):
     bj = json.loads((bundle / "bundle.json").read_text())
     assert bj["tasks"]["arith"]["stop"]["params"] == r["chosen"]["params"]
     assert 0 <= bj["tasks"]["arith"]["certificates"]["alphaHat"] <= 0.99
+
+
+def test_report_runs_edit_with_recorded_and_adapter_u(tmp_path):
+    import json
+    from safetensors.torch import load_file
+    from edit_dllm.export import OnnxForward
+    from edit_dllm.report import edit_params, metadata_from_adapter, write_report
+    from edit_dllm.sampler import Bundle
+    from edit_dllm.tasks import get_task
+    bundle = tmp_path / "b"
+    shutil.copytree(MICRO, bundle)
+    adapter = MICRO / "reference" / "model.safetensors"   # peft names: ...q_proj.lora_B.default.weight
+    # A default chosen among other rules keeps EDIT's calibrated params beside its own: the report uses those.
+    bj = json.loads((bundle / "bundle.json").read_text())
+    edit = {"tau": 1.0, "deltaFirst": 0.55, "omegaFirst": 2, "deltaLater": 0.55, "omegaLater": 2, "polishSteps": 0}
+    bj["tasks"]["arith"]["stop"] = {"rule": "confidence", "params": {"threshold": 0.9, **edit}}
+    (bundle / "bundle.json").write_text(json.dumps(bj))
+    assert edit_params(bj["tasks"]["arith"]["stop"]) == edit
+    # u from the adapter = row norms of each LoRA-B (Eq 4 on B instead of U-bar).
+    meta = metadata_from_adapter(Bundle.load(bundle).metadata, adapter)
+    B = load_file(str(adapter))["base_model.model.blocks.1.attn.q_proj.lora_B.default.weight"].double()
+    assert np.allclose(meta.modules["blocks.1.attn.q_proj"].u, B.norm(dim=1).numpy(), atol=1e-6)
+    items = get_task("arith").generate("test", 4)
+    rep = write_report(bundle, OnnxForward(bundle / "model.onnx"), {"arith": items}, batch_size=4,
+                       out_json=tmp_path / "r.json", adapter=adapter, log=lambda *_: None)
+    r = rep["tasks"]["arith"]
+    assert r["rule"] == "edit" and r["defaultRule"] == "confidence" and r["params"] == edit
+    assert r["edit"]["n"] == r["editAdapterU"]["n"] == 4
+    assert set(rep["adapterUCosine"]["perModule"]) == set(meta.modules)
+    assert -1.0 <= rep["adapterUCosine"]["min"] <= rep["adapterUCosine"]["max"] <= 1.0 + 1e-9
