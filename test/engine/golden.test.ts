@@ -1,7 +1,8 @@
 /**
  * Golden parity: for every fixture under test/fixtures/golden/<bundle>/ (written by the Python
  * reference sampler), the engine on that bundle must reproduce the per-step commits, the stop step
- * of each block and the final ids exactly, and the rule's sims / D_t / margin within 1e-5.
+ * of each block and the final ids exactly, and the rule's sims within 1e-5, D_t / margin within
+ * 1e-5 / min(1, tau).
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -40,9 +41,17 @@ after(async () => {
   for (const e of engines.values()) await (await e).dispose();
 });
 
-function close(a: number | null, b: number | null, what: string): void {
+function close(a: number | null, b: number | null, what: string, tol = TOL): void {
   if (a === null || b === null) return assert.equal(a, b, what);
-  assert.ok(Math.abs(a - b) <= TOL, `${what}: ${a} vs golden ${b}`);
+  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs golden ${b} (tolerance ${tol})`);
+}
+
+/** D_t (Eq 7-8) is a KL of softmax(sims / tau) (Eq 6): a float32 difference in the sims between ONNX
+ * Runtime and PyTorch reaches D_t and the margin multiplied by about 1/tau, so their tolerance scales
+ * with it (tau = 0.02 turned a 1e-6 sim difference into 2e-5 on D_t = 1.6). */
+function klTolerance(params: Record<string, ParamValue>): number {
+  const tau = typeof params.tau === "number" && params.tau > 0 ? params.tau : 1;
+  return TOL * Math.max(1, 1 / tau);
 }
 
 const files = existsSync(GOLDEN)
@@ -62,6 +71,7 @@ for (const file of files) {
     const { trace } = await engine.generate({ prompt: g.prompt, task: g.task, stop: g.rule, params: g.params });
     assertValidTrace(trace);
     const want = g.trace;
+    const klTol = klTolerance(g.params);
     assert.deepEqual(trace.promptIds, want.promptIds, "prompt ids");
     assert.equal(trace.blocks.length, want.blocks.length);
     want.blocks.forEach((wb, bi) => {
@@ -79,8 +89,8 @@ for (const file of files) {
         assert.deepEqual(s.committedIds, ws.committedIds, `${sat} committedIds`);
         assert.deepEqual(s.early, ws.early, `${sat} early`);
         assert.equal(s.polish, ws.polish, `${sat} polish`);
-        close(s.kl, ws.kl, `${sat} D_t`);
-        close(s.margin, ws.margin, `${sat} margin`);
+        close(s.kl, ws.kl, `${sat} D_t`, klTol);
+        close(s.margin, ws.margin, `${sat} margin`, klTol);
         assert.equal(s.counter, ws.counter, `${sat} counter`);
         if (ws.sims && ws.sims.length) {
           assert.ok(s.sims, `${sat} sims missing`);

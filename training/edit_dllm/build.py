@@ -1,4 +1,4 @@
-"""The embedded model's build: pretrain -> refine -> sft(+recorder) -> export -> calibrate -> golden -> report.
+"""The embedded model's build: pretrain -> refine -> refine2 -> sft(+recorder) -> export -> calibrate -> golden -> report.
 
     python -m edit_dllm.build --config {micro,default} --out DIR [--force] [--stages a,b,...]
 
@@ -9,7 +9,7 @@ report.py; a stage whose module/function is missing is recorded as "unavailable"
 stops there (exit 0: rerun once those modules exist). Wall time per stage, parameter counts, the SFT
 accuracy and the adapter-vs-recorded u cosines go to DIR/build-record.json.
 
-Layout of DIR: pretrain/{model.pt,ckpt.pt,log.jsonl}, refine/ (same files), sft/{model.pt,adapter/,edit-metadata.safetensors,
+Layout of DIR: pretrain/{model.pt,ckpt.pt,log.jsonl}, refine/ and refine2/ (same files), sft/{model.pt,adapter/,edit-metadata.safetensors,
 log.jsonl}, tokenizer.json, bundle/ (the 4-file bundle; --bundle-dir), calibration.json, golden/
 (--golden-dir), report.json.
 """
@@ -30,7 +30,7 @@ from .tasks import TASKS
 from .tokenizer import CharCodec, build as build_tokenizer, save as save_tokenizer
 from .train import CONFIGS, GEN_LENGTH, BLOCK_LENGTH, TrainConfig, pretrain, refine
 
-STAGES = ("pretrain", "refine", "sft", "export", "calibrate", "golden", "report")
+STAGES = ("pretrain", "refine", "refine2", "sft", "export", "calibrate", "golden", "report")
 BUNDLE_NAME = {"default": "edit-tiny-char", "micro": "edit-micro-char"}
 DEFAULT_TASK = "arith"
 # How many items the later stages use: (calibration val items, golden prompts, report test items) per task.
@@ -118,16 +118,20 @@ class Build:
         pretrain(self.cfg, self.out, self.codec)
         return "done"
 
-    def stage_refine(self) -> str:
-        if not self.cfg.refine_steps:
+    def stage_refine(self, second: bool = False) -> str:
+        name, steps = ("refine2", self.cfg.refine2_steps) if second else ("refine", self.cfg.refine_steps)
+        if not steps:
             return "skipped"
-        final = self.out / "refine" / "model.pt"
+        final = self.out / name / "model.pt"
         if self._skip(final):
             return "skipped"
         if self.force:
-            shutil.rmtree(self.out / "refine", ignore_errors=True)
-        refine(self.cfg, self.out, self.codec)
+            shutil.rmtree(self.out / name, ignore_errors=True)
+        refine(self.cfg, self.out, self.codec, second=second)
         return "done"
+
+    def stage_refine2(self) -> str:
+        return self.stage_refine(second=True)
 
     def _note_pretrain_wall(self) -> None:
         """Pretraining that ran outside build (the background script): take its wall time from its log."""
@@ -209,9 +213,11 @@ class Build:
         if self._skip(out_json):
             return "skipped"
         test = {t: TASKS[t].generate("test", self.n_test) for t in self.cfg.tasks}
-        adapter = self.out / "sft" / "adapter" / "adapter_model.safetensors"
-        write_report(self.bundle_dir, self.forward(), test, n_test=self.n_test, out_json=out_json,
-                     adapter=adapter if adapter.exists() else None)
+        # The adapter's B matrices; the bundle's reference weights hold the same B's (LoRA unmerged).
+        candidates = (self.out / "sft" / "adapter" / "adapter_model.safetensors",
+                      self.bundle_dir / "reference" / "model.safetensors")
+        adapter = next((c for c in candidates if c.exists()), None)
+        write_report(self.bundle_dir, self.forward(), test, n_test=self.n_test, out_json=out_json, adapter=adapter)
         return "done"
 
 

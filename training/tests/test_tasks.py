@@ -12,15 +12,28 @@ from edit_dllm.tokenizer import CHARS, SPECIALS, CharCodec, build, load, save, s
 
 
 def test_arith_worked_format_and_checker():
-    # 347 -> 0347 -> "7430"; 85 -> "5800"; 432 -> "2340"; 126 -> "6210"; 306 -> "6030" and "0306"
-    assert arith.worked([347, 85, 126], ["+", "-"]) == "7430+5800=2340;2340-6210=6030;#0306"
+    # 347 -> 0347 -> "7430"; 85 -> "5800"; 432 -> "2340"; 126 -> "6210"; 306 -> "6030" and "0306".
+    # Carries of 347+85, units first: 7+5=12 -> 1; 4+8+1=13 -> 1; 3+0+1=4 -> 0: "110".
+    # Borrows of 432-126: 2-6 <0 -> 1; 3-2-1=0 -> 0; 4-1=3 -> 0: "100".
+    assert arith.carries(347, "+", 85) == "110"
+    assert arith.carries(432, "-", 126) == "100"
+    assert arith.carries(999, "+", 1) == "111"
+    assert arith.carries(1000, "-", 1) == "111"
+    assert arith.worked([347, 85, 126], ["+", "-"]) == "7430+5800:110=2340;2340-6210:100=6030;#0306"
     item = Item("arith", "347+085-126", "")
-    assert arith.check(item, "7430+5800=2340;2340-6210=6030;#0306")
+    assert arith.check(item, "7430+5800:110=2340;2340-6210:100=6030;#0306")
     assert arith.check(Item("arith", "347+85-126", ""), "#306")
     assert arith.check(item, "anything#306")
     assert not arith.check(item, "#305")
     assert not arith.check(item, "306")          # no final-answer marker
     assert not arith.check(item, "#3O6")
+
+
+def test_arith_steps_are_fixed_width_and_fit_the_generation():
+    for it in arith.generate("train", 500):
+        steps = it.answer.rsplit("#", 1)[0].split(";")[:-1]
+        assert all(len(s) == 18 for s in steps), it.answer
+        assert len(it.answer) <= 64
 
 
 def test_countdown_checker_accepts_any_valid_equation():

@@ -3,11 +3,15 @@
 Formats (chosen so each character is predictable from characters at fixed offsets, see FACTS.md;
 the model has learned absolute positions, so fixed widths turn copying into fixed-offset lookups):
 - prompt: 2-3 digit numbers, each written with 3 digits (zero-padded): "347+085-126";
-- answer: every step with 4-digit, zero-padded, digit-REVERSED operands and result,
-  "7430+5800=2340;2340-6210=6030;#0306": result digit i depends only on operand digits i and the
-  carry from digit i-1, at fixed offsets in the same step; the final answer after '#' is the value
-  in plain (not reversed) order, zero-padded to 4 digits. The checker reads it as an integer, so
-  "#306" is right too.
+- answer: one 19-character step per operation, "a+b:ccc=r;", with a, b and r 4-digit, zero-padded,
+  digit-REVERSED, and ccc the carries (borrows for '-') into digits 1-3, also units first:
+  "7430+5800:110=2340;2340-6210:100=6030;#0306". Result digit i depends only on a_i, b_i and the
+  carry into digit i, and that carry only on a_{i-1}, b_{i-1} and the carry before it, all at fixed
+  offsets in the same step (the ':' stands where a carry into digit 0 would be). Without the
+  written carries a 0.87 M-parameter model copied operands perfectly but never learned the carry
+  chain (0 % after 12,000 refine steps). The final answer after '#' is the value in plain (not
+  reversed) order, zero-padded to 4 digits. The checker reads it as an integer, so "#306" is
+  right too.
 """
 from __future__ import annotations
 
@@ -31,12 +35,22 @@ def _num(n: int) -> str:
     return str(n).zfill(PROMPT_WIDTH)
 
 
+def carries(a: int, op: str, b: int) -> str:
+    """Carries (op '+') or borrows (op '-') into digits 1..WIDTH-1 of a op b, units first."""
+    out, c = [], 0
+    for i in range(WIDTH - 1):
+        da, db = a // 10 ** i % 10, b // 10 ** i % 10
+        c = int(da + db + c >= 10) if op == "+" else int(da - db - c < 0)
+        out.append(str(c))
+    return "".join(out)
+
+
 def worked(numbers: list[int], ops: list[str]) -> str:
     acc = numbers[0]
     steps = []
     for op, b in zip(ops, numbers[1:]):
         res = acc + b if op == "+" else acc - b
-        steps.append(f"{_rev(acc)}{op}{_rev(b)}={_rev(res)};")
+        steps.append(f"{_rev(acc)}{op}{_rev(b)}:{carries(acc, op, b)}={_rev(res)};")
         acc = res
     return "".join(steps) + f"#{str(acc).zfill(WIDTH)}"
 
