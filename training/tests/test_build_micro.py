@@ -38,3 +38,24 @@ def test_micro_build_trains_and_records(tmp_path):
     assert b2.run(("pretrain", "sft"))
     assert b2.stage_pretrain() == "skipped" and b2.stage_sft() == "skipped"
     assert GEN_LENGTH == 64
+
+
+def test_refine_stages_chain_and_sft_starts_from_the_last(tmp_path):
+    from dataclasses import replace
+    from edit_dllm.train import base_model_path, load_model
+    cfg = replace(CONFIGS["micro"], refine_steps=3, refine_warmup=1, refine_weights={"arith": 2},
+                  refine2_steps=2, refine2_warmup=1, refine2_weights={"sudoku": 2}, eval_every=0)
+    assert base_model_path(cfg, tmp_path) == tmp_path / "refine2" / "model.pt"
+    assert base_model_path(replace(cfg, refine2_steps=0), tmp_path) == tmp_path / "refine" / "model.pt"
+    assert base_model_path(replace(cfg, refine_steps=0, refine2_steps=0), tmp_path) == tmp_path / "pretrain" / "model.pt"
+    b = Build(cfg, tmp_path, log=lambda _m: None)
+    assert b.run(("pretrain", "refine", "refine2"))
+    steps = {}
+    for stage in ("refine", "refine2"):
+        recs = [json.loads(l) for l in (tmp_path / stage / "log.jsonl").read_text().splitlines()]
+        steps[stage] = max(r.get("step", 0) for r in recs)
+    assert steps == {"refine": 3, "refine2": 2}
+    # refine2 continued from refine's weights, so it moved away from them but not from scratch
+    w = {s: load_model(tmp_path / s / "model.pt").state_dict() for s in ("pretrain", "refine", "refine2")}
+    k = next(iter(w["refine"]))
+    assert not torch.equal(w["refine"][k], w["refine2"][k]) and not torch.equal(w["pretrain"][k], w["refine"][k])
