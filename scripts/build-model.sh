@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Rebuilds the embedded default bundle from scratch (deterministic seeds): tasks -> pretrain -> LoRA
-# SFT with the AdamW-evolution recorder -> ONNX export -> calibration -> golden traces -> report,
+# Rebuilds the embedded default bundle from scratch (deterministic seeds): tasks -> pretrain -> refine
+# -> refine2 -> LoRA SFT with the AdamW-evolution recorder -> ONNX export -> calibration -> golden
+# traces -> report,
 # then puts the bundle in models/edit-tiny-char/ and the golden traces in test/fixtures/golden/.
-# About 100 minutes on 2 CPU cores; stages whose outputs exist are skipped (--force reruns them).
+# About 4 hours on 2 CPU cores (pretrain, refine and refine2 are 75-85 min each; minutes on a GPU);
+# stages whose outputs exist are skipped (--force reruns them), an interrupted stage resumes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/setup-python.sh"

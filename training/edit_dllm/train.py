@@ -87,6 +87,7 @@ CONFIGS: dict[str, TrainConfig] = {
     # chain: 0 %); most batches arith, a lower lr and countdown's share to keep what refine learned.
     # The embedded run started with 6000 steps and weights arith 4 and was resumed at step 4000 with
     # 11,000 and arith 5: at 3,750 it had learned the carries (~95 %) but no digit sum (chance).
+    # The shipped bundle stops after refine (training/README.md, Results, says why).
     "default": TrainConfig(name="default", d_model=128, n_layers=4, n_heads=4, d_ff=344, batch=64,
                            batch_mode="cycle", pretrain_steps=5000, weight_decay=0.01, eval_every=500,
                            refine_steps=12000, refine_lr=1e-3, refine_warmup=100,
@@ -322,6 +323,8 @@ def refine(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None, seco
     own ckpt.pt. Returns the final model path."""
     codec = codec or CharCodec()
     if second:
+        if not cfg.refine_steps:
+            raise ValueError(f"config {cfg.name!r}: refine2 continues from refine's weights, but refine_steps is 0")
         model = load_model(out_dir / "refine" / "model.pt")
         return _full_weight_stage(cfg, out_dir, "refine2", model, codec, cfg.refine2_steps, cfg.refine2_lr,
                                   cfg.refine2_warmup, cfg.refine2_weights, cfg.seed + 3)
