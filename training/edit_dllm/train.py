@@ -87,7 +87,6 @@ CONFIGS: dict[str, TrainConfig] = {
     # chain: 0 %); most batches arith, a lower lr and countdown's share to keep what refine learned.
     # The embedded run started with 6000 steps and weights arith 4 and was resumed at step 4000 with
     # 11,000 and arith 5: at 3,750 it had learned the carries (~95 %) but no digit sum (chance).
-    # The shipped bundle stops after refine (training/README.md, Results, says why).
     "default": TrainConfig(name="default", d_model=128, n_layers=4, n_heads=4, d_ff=344, batch=64,
                            batch_mode="cycle", pretrain_steps=5000, weight_decay=0.01, eval_every=500,
                            refine_steps=12000, refine_lr=1e-3, refine_warmup=100,
