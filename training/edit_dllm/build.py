@@ -28,7 +28,7 @@ import torch
 
 from .tasks import TASKS
 from .tokenizer import CharCodec, build as build_tokenizer, save as save_tokenizer
-from .train import CONFIGS, GEN_LENGTH, BLOCK_LENGTH, TrainConfig, pretrain, refine
+from .train import CONFIGS, GEN_LENGTH, BLOCK_LENGTH, TrainConfig, later_stage, pretrain, refine
 
 STAGES = ("pretrain", "refine", "refine2", "sft", "export", "calibrate", "golden", "report")
 BUNDLE_NAME = {"default": "edit-tiny-char", "micro": "edit-micro-char"}
@@ -118,20 +118,19 @@ class Build:
         pretrain(self.cfg, self.out, self.codec)
         return "done"
 
-    def stage_refine(self, second: bool = False) -> str:
-        name, steps = ("refine2", self.cfg.refine2_steps) if second else ("refine", self.cfg.refine_steps)
-        if not steps:
+    def stage_refine(self, name: str = "refine") -> str:
+        if not later_stage(self.cfg, name).steps:
             return "skipped"
         final = self.out / name / "model.pt"
         if self._skip(final):
             return "skipped"
         if self.force:
             shutil.rmtree(self.out / name, ignore_errors=True)
-        refine(self.cfg, self.out, self.codec, second=second)
+        refine(self.cfg, self.out, self.codec, stage=name)
         return "done"
 
     def stage_refine2(self) -> str:
-        return self.stage_refine(second=True)
+        return self.stage_refine("refine2")
 
     def _note_pretrain_wall(self) -> None:
         """Pretraining that ran outside build (the background script): take its wall time from its log."""

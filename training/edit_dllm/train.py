@@ -316,25 +316,44 @@ def pretrain(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None) ->
                               cfg.lr, cfg.warmup, None, cfg.seed)
 
 
-def refine(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None, second: bool = False) -> Path:
-    """A later full-weight stage: `refine` continues from pretrain/model.pt (`refine2`, second=True,
-    from refine/model.pt) with a fresh optimizer and schedule and task weights; resumes from its
-    own ckpt.pt. Returns the final model path."""
+@dataclass(frozen=True)
+class LaterStage:
+    """A full-weight stage after pretrain: continues from `source`'s model.pt with a fresh optimizer
+    and schedule and task weights."""
+    name: str
+    source: str
+    steps: int
+    lr: float
+    warmup: int
+    weights: dict[str, int]
+    seed: int
+
+
+def later_stage(cfg: TrainConfig, name: str) -> LaterStage:
+    if name == "refine":
+        return LaterStage("refine", "pretrain", cfg.refine_steps, cfg.refine_lr, cfg.refine_warmup,
+                          cfg.refine_weights, cfg.seed + 2)
+    if name == "refine2":
+        return LaterStage("refine2", "refine", cfg.refine2_steps, cfg.refine2_lr, cfg.refine2_warmup,
+                          cfg.refine2_weights, cfg.seed + 3)
+    raise ValueError(f"unknown full-weight stage {name!r}; expected 'refine' or 'refine2'")
+
+
+def refine(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None, stage: str = "refine") -> Path:
+    """Runs the later full-weight stage `stage` (`later_stage`); resumes from its own ckpt.pt.
+    Returns the final model path."""
     codec = codec or CharCodec()
-    if second:
-        if not cfg.refine_steps:
-            raise ValueError(f"config {cfg.name!r}: refine2 continues from refine's weights, but refine_steps is 0")
-        model = load_model(out_dir / "refine" / "model.pt")
-        return _full_weight_stage(cfg, out_dir, "refine2", model, codec, cfg.refine2_steps, cfg.refine2_lr,
-                                  cfg.refine2_warmup, cfg.refine2_weights, cfg.seed + 3)
-    model = load_model(out_dir / "pretrain" / "model.pt")
-    return _full_weight_stage(cfg, out_dir, "refine", model, codec, cfg.refine_steps, cfg.refine_lr,
-                              cfg.refine_warmup, cfg.refine_weights, cfg.seed + 2)
+    st = later_stage(cfg, stage)
+    if st.source != "pretrain" and not later_stage(cfg, st.source).steps:
+        raise ValueError(f"config {cfg.name!r}: {st.name} continues from {st.source}'s weights, "
+                         f"but {st.source}_steps is 0")
+    model = load_model(out_dir / st.source / "model.pt")
+    return _full_weight_stage(cfg, out_dir, st.name, model, codec, st.steps, st.lr, st.warmup, st.weights, st.seed)
 
 
 def base_model_path(cfg: TrainConfig, out_dir: Path) -> Path:
     """The full-weight model SFT starts from: that of the last full-weight stage the config has."""
-    stage = "refine2" if cfg.refine2_steps else "refine" if cfg.refine_steps else "pretrain"
+    stage = next((n for n in ("refine2", "refine") if later_stage(cfg, n).steps), "pretrain")
     return out_dir / stage / "model.pt"
 
 

@@ -1,6 +1,7 @@
 """The micro config trains, records and writes EDIT metadata end to end (pretrain + SFT stages)."""
 import json
 
+import pytest
 import torch
 from safetensors import safe_open
 
@@ -42,7 +43,7 @@ def test_micro_build_trains_and_records(tmp_path):
 
 def test_refine_stages_chain_and_sft_starts_from_the_last(tmp_path):
     from dataclasses import replace
-    from edit_dllm.train import base_model_path, load_model
+    from edit_dllm.train import base_model_path, load_model, refine
     cfg = replace(CONFIGS["micro"], refine_steps=3, refine_warmup=1, refine_weights={"arith": 2},
                   refine2_steps=2, refine2_warmup=1, refine2_weights={"sudoku": 2}, eval_every=0)
     assert base_model_path(cfg, tmp_path) == tmp_path / "refine2" / "model.pt"
@@ -59,3 +60,5 @@ def test_refine_stages_chain_and_sft_starts_from_the_last(tmp_path):
     w = {s: load_model(tmp_path / s / "model.pt").state_dict() for s in ("pretrain", "refine", "refine2")}
     k = next(iter(w["refine"]))
     assert not torch.equal(w["refine"][k], w["refine2"][k]) and not torch.equal(w["pretrain"][k], w["refine"][k])
+    with pytest.raises(ValueError, match="refine2 continues from refine's weights, but refine_steps is 0"):
+        refine(replace(cfg, refine_steps=0), tmp_path, stage="refine2")
