@@ -88,7 +88,7 @@ CONFIGS: dict[str, TrainConfig] = {
     # The embedded run started with 6000 steps and weights arith 4 and was resumed at step 4000 with
     # 11,000 and arith 5: at 3,750 it had learned the carries (~95 %) but no digit sum (chance).
     "default": TrainConfig(name="default", d_model=128, n_layers=4, n_heads=4, d_ff=344, batch=64,
-                           batch_mode="cycle", pretrain_steps=5000, weight_decay=0.01, eval_every=500,
+                           batch_mode="cycle", pretrain_steps=5000, weight_decay=0.01, eval_every=1000,
                            refine_steps=12000, refine_lr=1e-3, refine_warmup=100,
                            refine_weights={"arith": 3, "code": 3, "sudoku": 2, "countdown": 2},
                            refine2_steps=11000, refine2_lr=5e-4, refine2_warmup=100,
