@@ -16,9 +16,10 @@ from edit_dllm.model import MaskedDiffusionLM, ModelConfig
 FIXTURES = Path(__file__).resolve().parents[2] / "test" / "fixtures"
 
 
-def tiny_peft():
+def tiny_peft(positions: str = "learned"):
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=24, mask_id=3, pad_id=2, d_model=32, n_layers=2, n_heads=2, d_ff=48, max_len=64)
+    cfg = ModelConfig(vocab_size=24, mask_id=3, pad_id=2, d_model=32, n_layers=2, n_heads=2, d_ff=48, max_len=64,
+                      positions=positions)
     pm = get_peft_model(MaskedDiffusionLM(cfg), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj"],
                                                           lora_dropout=0.0))
     for n, p in pm.named_parameters():
@@ -72,6 +73,14 @@ def test_onnx_parity_within_1e4(exported):
     pm, path, names = exported
     diffs = check_parity(pm, "all-qkv", path, vocab_size=24, pad_id=2, shapes=((1, 5), (3, 21), (2, 40)))
     assert set(diffs) == set(names)
+    assert max(diffs.values()) <= 1e-4
+
+
+def test_rope_model_onnx_parity_within_1e4(tmp_path):
+    pm = tiny_peft("rope")
+    path = tmp_path / "rope.onnx"
+    export_onnx(pm, "default", path)
+    diffs = check_parity(pm, "default", path, vocab_size=24, pad_id=2, shapes=((1, 5), (3, 21), (2, 40)))
     assert max(diffs.values()) <= 1e-4
 
 
