@@ -62,3 +62,18 @@ def test_refine_stages_chain_and_sft_starts_from_the_last(tmp_path):
     assert not torch.equal(w["refine"][k], w["refine2"][k]) and not torch.equal(w["pretrain"][k], w["refine"][k])
     with pytest.raises(ValueError, match="refine2 continues from refine's weights, but refine_steps is 0"):
         refine(replace(cfg, refine_steps=0), tmp_path, stage="refine2")
+
+
+def test_probe_cli_trains_a_rope_model_on_one_task(tmp_path):
+    from edit_dllm.train import load_model, main
+    main(["--config", "micro", "--out", str(tmp_path), "--tasks", "arith", "--steps", "3", "--positions", "rope"])
+    start = json.loads((tmp_path / "pretrain" / "log.jsonl").read_text().splitlines()[0])
+    assert start["config"]["tasks"] == ["arith"] and start["config"]["pretrain_steps"] == 3
+    assert load_model(tmp_path / "pretrain" / "model.pt").cfg.positions == "rope"
+
+
+def test_probe_cli_names_an_unknown_task(tmp_path, capsys):
+    from edit_dllm.train import main
+    with pytest.raises(SystemExit):
+        main(["--config", "micro", "--out", str(tmp_path), "--tasks", "arith,chess"])
+    assert "unknown task(s) ['chess']" in capsys.readouterr().err
