@@ -1,4 +1,4 @@
-"""The embedded model's build: pretrain -> refine -> refine2 -> sft(+recorder) -> export -> calibrate -> golden -> report.
+"""The embedded model's build: pretrain -> refine -> refine2 -> refine3 -> sft(+recorder) -> export -> calibrate -> golden -> report.
 
     python -m edit_dllm.build --config {micro,default} --out DIR [--force] [--stages a,b,...]
 
@@ -30,7 +30,7 @@ from .tasks import TASKS
 from .tokenizer import CharCodec, build as build_tokenizer, save as save_tokenizer
 from .train import CONFIGS, GEN_LENGTH, BLOCK_LENGTH, TrainConfig, later_stage, pretrain, refine
 
-STAGES = ("pretrain", "refine", "refine2", "sft", "export", "calibrate", "golden", "report")
+STAGES = ("pretrain", "refine", "refine2", "refine3", "sft", "export", "calibrate", "golden", "report")
 BUNDLE_NAME = {"default": "edit-tiny-char", "rope": "edit-tiny-char", "micro": "edit-micro-char"}
 DEFAULT_TASK = "arith"
 # How many items the later stages use: (calibration val items, golden prompts, report test items) per task.
@@ -131,6 +131,9 @@ class Build:
 
     def stage_refine2(self) -> str:
         return self.stage_refine("refine2")
+
+    def stage_refine3(self) -> str:
+        return self.stage_refine("refine3")
 
     def _note_pretrain_wall(self) -> None:
         """Pretraining that ran outside build (the background script): take its wall time from its log."""

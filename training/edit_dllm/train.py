@@ -68,6 +68,11 @@ class TrainConfig:
     refine2_lr: float = 5e-4
     refine2_warmup: int = 100
     refine2_weights: dict[str, int] = field(default_factory=dict)
+    # Fourth ("refine3"), from refine2's weights: more arith, whose later steps learn slowly.
+    refine3_steps: int = 0
+    refine3_lr: float = 5e-4
+    refine3_warmup: int = 100
+    refine3_weights: dict[str, int] = field(default_factory=dict)
 
     def model_config(self, vocab_size: int, mask_id: int, pad_id: int) -> ModelConfig:
         return ModelConfig(vocab_size=vocab_size, mask_id=mask_id, pad_id=pad_id, d_model=self.d_model,
@@ -90,12 +95,16 @@ CONFIGS: dict[str, TrainConfig] = {
     # chain: 0 %); most batches arith, a lower lr and countdown's share to keep what refine learned.
     # The embedded run started with 6000 steps and weights arith 4 and was resumed at step 4000 with
     # 11,000 and arith 5: at 3,750 it had learned the carries (~95 %) but no digit sum (chance).
+    # refine3: at the end of refine2 the first step's digit sums were learned, the later steps' only
+    # partly (each step sits at its own absolute positions); more arith batches, same lr.
     "default": TrainConfig(name="default", d_model=128, n_layers=4, n_heads=4, d_ff=344, batch=64,
                            batch_mode="cycle", pretrain_steps=5000, weight_decay=0.01, eval_every=1000,
                            refine_steps=12000, refine_lr=1e-3, refine_warmup=100,
                            refine_weights={"arith": 3, "code": 3, "sudoku": 2, "countdown": 2},
                            refine2_steps=11000, refine2_lr=5e-4, refine2_warmup=100,
-                           refine2_weights={"arith": 5, "countdown": 2, "sudoku": 1, "code": 1}),
+                           refine2_weights={"arith": 5, "countdown": 2, "sudoku": 1, "code": 1},
+                           refine3_steps=7000, refine3_lr=5e-4, refine3_warmup=100,
+                           refine3_weights={"arith": 6, "countdown": 2, "sudoku": 1, "code": 1}),
     # One stage on the final formats with rotary positions, sized for the 2 h budget: 12,000 steps
     # (~85 min at 0.42 s/step, 2 threads) + SFT, export, calibration, golden, report (~14 min).
     # Batches per cycle: arith and countdown 3 (the slowest to learn), sudoku 2, code 1.
@@ -325,6 +334,9 @@ def pretrain(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None) ->
                               cfg.lr, cfg.warmup, cfg.pretrain_weights or None, cfg.seed)
 
 
+LATER_STAGES = ("refine", "refine2", "refine3")   # in order; each continues from the one before
+
+
 @dataclass(frozen=True)
 class LaterStage:
     """A full-weight stage after pretrain: continues from `source`'s model.pt with a fresh optimizer
@@ -345,7 +357,10 @@ def later_stage(cfg: TrainConfig, name: str) -> LaterStage:
     if name == "refine2":
         return LaterStage("refine2", "refine", cfg.refine2_steps, cfg.refine2_lr, cfg.refine2_warmup,
                           cfg.refine2_weights, cfg.seed + 3)
-    raise ValueError(f"unknown full-weight stage {name!r}; expected 'refine' or 'refine2'")
+    if name == "refine3":
+        return LaterStage("refine3", "refine2", cfg.refine3_steps, cfg.refine3_lr, cfg.refine3_warmup,
+                          cfg.refine3_weights, cfg.seed + 4)
+    raise ValueError(f"unknown full-weight stage {name!r}; expected one of {', '.join(LATER_STAGES)}")
 
 
 def refine(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None, stage: str = "refine") -> Path:
@@ -362,7 +377,7 @@ def refine(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None, stag
 
 def base_model_path(cfg: TrainConfig, out_dir: Path) -> Path:
     """The full-weight model SFT starts from: that of the last full-weight stage the config has."""
-    stage = next((n for n in ("refine2", "refine") if later_stage(cfg, n).steps), "pretrain")
+    stage = next((n for n in reversed(LATER_STAGES) if later_stage(cfg, n).steps), "pretrain")
     return out_dir / stage / "model.pt"
 
 

@@ -45,7 +45,10 @@ def test_refine_stages_chain_and_sft_starts_from_the_last(tmp_path):
     from dataclasses import replace
     from edit_dllm.train import base_model_path, load_model, refine
     cfg = replace(CONFIGS["micro"], refine_steps=3, refine_warmup=1, refine_weights={"arith": 2},
-                  refine2_steps=2, refine2_warmup=1, refine2_weights={"sudoku": 2}, eval_every=0)
+                  refine2_steps=2, refine2_warmup=1, refine2_weights={"sudoku": 2},
+                  refine3_steps=2, refine3_warmup=1, refine3_weights={"arith": 1}, eval_every=0)
+    assert base_model_path(cfg, tmp_path) == tmp_path / "refine3" / "model.pt"
+    cfg = replace(cfg, refine3_steps=0)
     assert base_model_path(cfg, tmp_path) == tmp_path / "refine2" / "model.pt"
     assert base_model_path(replace(cfg, refine2_steps=0), tmp_path) == tmp_path / "refine" / "model.pt"
     assert base_model_path(replace(cfg, refine_steps=0, refine2_steps=0), tmp_path) == tmp_path / "pretrain" / "model.pt"
@@ -62,6 +65,13 @@ def test_refine_stages_chain_and_sft_starts_from_the_last(tmp_path):
     assert not torch.equal(w["refine"][k], w["refine2"][k]) and not torch.equal(w["pretrain"][k], w["refine"][k])
     with pytest.raises(ValueError, match="refine2 continues from refine's weights, but refine_steps is 0"):
         refine(replace(cfg, refine_steps=0), tmp_path, stage="refine2")
+    # refine3 continues from refine2
+    b3 = Build(replace(cfg, refine3_steps=2, refine3_warmup=1, refine3_weights={"arith": 1}), tmp_path, log=lambda _m: None)
+    assert b3.run(("refine3",))
+    w3 = load_model(tmp_path / "refine3" / "model.pt").state_dict()
+    assert not torch.equal(w["refine2"][k], w3[k])
+    with pytest.raises(ValueError, match="expected one of refine, refine2, refine3"):
+        refine(cfg, tmp_path, stage="refine4")
 
 
 def test_probe_cli_trains_a_rope_model_on_one_task(tmp_path):
