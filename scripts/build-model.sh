@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Rebuilds the embedded default bundle from scratch (deterministic seeds): tasks -> pretrain -> refine
-# -> refine2 -> LoRA SFT with the AdamW-evolution recorder -> ONNX export -> calibration -> golden
+# -> refine2 -> refine3 -> LoRA SFT with the AdamW-evolution recorder -> ONNX export -> calibration -> golden
 # traces -> report,
 # then puts the bundle in models/edit-tiny-char/ and the golden traces in test/fixtures/golden/.
-# About 4 hours on 2 CPU cores (pretrain, refine and refine2 are 75-85 min each; minutes on a GPU);
+# About 5 hours on 2 CPU cores (pretrain, refine and refine2 75-85 min each, refine3 45; minutes on a GPU);
 # stages whose outputs exist are skipped (--force reruns them), an interrupted stage resumes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
