@@ -31,7 +31,7 @@ from .tokenizer import CharCodec, build as build_tokenizer, save as save_tokeniz
 from .train import CONFIGS, GEN_LENGTH, BLOCK_LENGTH, TrainConfig, later_stage, pretrain, refine
 
 STAGES = ("pretrain", "refine", "refine2", "refine3", "sft", "export", "calibrate", "golden", "report")
-BUNDLE_NAME = {"default": "edit-tiny-char", "rope": "edit-tiny-char", "micro": "edit-micro-char"}
+BUNDLE_NAME = {"default": "edit-tiny-char", "micro": "edit-micro-char"}
 DEFAULT_TASK = "arith"
 # How many items the later stages use: (calibration val items, golden prompts, report test items) per task.
 EVAL_SIZES = {"default": (400, 3, 500), "micro": (4, 1, 4)}
