@@ -87,3 +87,20 @@ def test_probe_cli_names_an_unknown_task(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--config", "micro", "--out", str(tmp_path), "--tasks", "arith,chess"])
     assert "unknown task(s) ['chess']" in capsys.readouterr().err
+
+
+def test_same_seed_same_model(tmp_path):
+    """The issue's determinism contract on the micro config: two builds from scratch with the same
+    seed give a byte-identical ONNX model and identical EDIT metadata (tensors and header; the
+    safetensors header's key order itself is not stable between writes)."""
+    outs = []
+    for name in ("a", "b"):
+        assert Build(CONFIGS["micro"], tmp_path / name, log=lambda _m: None).run(("pretrain", "sft", "export"))
+        outs.append(tmp_path / name)
+    assert (outs[0] / "bundle/model.onnx").read_bytes() == (outs[1] / "bundle/model.onnx").read_bytes()
+    for rel in ("sft/edit-metadata.safetensors", "bundle/edit-metadata.safetensors"):
+        fa, fb = (safe_open(str(o / rel), "pt") for o in outs)
+        assert fa.metadata() == fb.metadata()
+        assert sorted(fa.keys()) == sorted(fb.keys())
+        for k in fa.keys():
+            assert torch.equal(fa.get_tensor(k), fb.get_tensor(k)), (rel, k)
