@@ -20,6 +20,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+POSITIONS = ("learned", "rope")
+
+
 @dataclass
 class ModelConfig:
     vocab_size: int
@@ -34,7 +37,7 @@ class ModelConfig:
     rope_base: float = 10000.0
 
     def __post_init__(self) -> None:
-        if self.positions not in ("learned", "rope"):
+        if self.positions not in POSITIONS:
             raise ValueError(f"positions must be 'learned' or 'rope', got {self.positions!r}")
 
     def to_dict(self) -> dict:

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .model import MaskedDiffusionLM, ModelConfig
+from .model import POSITIONS, MaskedDiffusionLM, ModelConfig
 from .tasks import TASKS, Item, render_prompt
 from .tokenizer import CharCodec
 
@@ -352,16 +352,14 @@ class LaterStage:
 
 
 def later_stage(cfg: TrainConfig, name: str) -> LaterStage:
-    if name == "refine":
-        return LaterStage("refine", "pretrain", cfg.refine_steps, cfg.refine_lr, cfg.refine_warmup,
-                          cfg.refine_weights, cfg.seed + 2)
-    if name == "refine2":
-        return LaterStage("refine2", "refine", cfg.refine2_steps, cfg.refine2_lr, cfg.refine2_warmup,
-                          cfg.refine2_weights, cfg.seed + 3)
-    if name == "refine3":
-        return LaterStage("refine3", "refine2", cfg.refine3_steps, cfg.refine3_lr, cfg.refine3_warmup,
-                          cfg.refine3_weights, cfg.seed + 4)
-    raise ValueError(f"unknown full-weight stage {name!r}; expected one of {', '.join(LATER_STAGES)}")
+    """Stage `name` from the config's `<name>_*` fields; it continues from the stage listed before it
+    (the first from pretrain) and draws batches with seed cfg.seed + 2 + its index."""
+    if name not in LATER_STAGES:
+        raise ValueError(f"unknown full-weight stage {name!r}; expected one of {', '.join(LATER_STAGES)}")
+    i = LATER_STAGES.index(name)
+    return LaterStage(name, LATER_STAGES[i - 1] if i else "pretrain", getattr(cfg, f"{name}_steps"),
+                      getattr(cfg, f"{name}_lr"), getattr(cfg, f"{name}_warmup"), getattr(cfg, f"{name}_weights"),
+                      cfg.seed + 2 + i)
 
 
 def refine(cfg: TrainConfig, out_dir: Path, codec: CharCodec | None = None, stage: str = "refine") -> Path:
@@ -446,7 +444,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--tasks", default=None, help=f"comma-separated subset of {','.join(TASKS)}")
     ap.add_argument("--steps", type=int, default=None, help="pretrain steps (default: the config's)")
-    ap.add_argument("--positions", choices=("learned", "rope"), default=None)
+    ap.add_argument("--positions", choices=POSITIONS, default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--eval-every", type=int, default=None)
     a = ap.parse_args(argv)

@@ -66,7 +66,7 @@ def test_refine_stages_chain_and_sft_starts_from_the_last(tmp_path):
     with pytest.raises(ValueError, match="refine2 continues from refine's weights, but refine_steps is 0"):
         refine(replace(cfg, refine_steps=0), tmp_path, stage="refine2")
     # refine3 continues from refine2
-    b3 = Build(replace(cfg, refine3_steps=2, refine3_warmup=1, refine3_weights={"arith": 1}), tmp_path, log=lambda _m: None)
+    b3 = Build(replace(cfg, refine3_steps=2), tmp_path, log=lambda _m: None)
     assert b3.run(("refine3",))
     w3 = load_model(tmp_path / "refine3" / "model.pt").state_dict()
     assert not torch.equal(w["refine2"][k], w3[k])
