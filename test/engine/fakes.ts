@@ -27,7 +27,7 @@ export class FakeModel implements DllmModel {
     const logits = new Float32Array(ids.length * this.vocab);
     for (const [pos, p] of this.prefs(call, ids)) logits[pos * this.vocab + p.token] = p.logit;
     await this.beforeReturn?.(call);
-    return { logits, vocab: this.vocab, activations: new Map() };
+    return { rowStart: 0, logits, vocab: this.vocab, activations: new Map() };
   }
   async dispose(): Promise<void> {}
 }

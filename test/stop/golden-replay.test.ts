@@ -54,6 +54,7 @@ for (const file of files) {
           maskId: -1,
           seqLen,
           vocab: 1,
+          rowStart: 0,
           logits: new Float32Array(seqLen),
           activations: new Map([["replay", { data: new Float32Array(seqLen), dim: 1 }]]),
           visible: s.visible,

@@ -46,6 +46,7 @@ export function view(spec: ViewSpec): StepView {
     maskId: MASK,
     seqLen: spec.seqLen,
     vocab,
+    rowStart: 0,
     logits,
     activations,
     visible: [...spec.visible].sort((a, b) => a - b),

@@ -3,7 +3,7 @@
  * item walks a tree of token states whose forwards can be shared. Keyed by the exact input ids; the
  * cached result is returned as is (the sampler and the rules only read it). Clear it between items.
  */
-import type { DllmModel, ForwardResult } from "../model/types";
+import type { DllmModel, ForwardRequest, ForwardResult } from "../model/types";
 
 export class CachedModel implements DllmModel {
   private readonly cache = new Map<string, ForwardResult>();
@@ -21,16 +21,18 @@ export class CachedModel implements DllmModel {
     return this.inner.provider;
   }
 
-  async forward(ids: Int32Array): Promise<ForwardResult> {
+  async forward(ids: Int32Array, request?: ForwardRequest): Promise<ForwardResult> {
     this.requested++;
-    // The sampler mutates `ids` after the call: the key is taken now.
-    const key = ids.join(",");
+    // The sampler mutates `ids` after the call: the key is taken now (with the rows asked for).
+    const want = request?.want;
+    const key = want ? `${ids.join(",")}@${want.start}:${want.end}` : ids.join(",");
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const res = await this.inner.forward(ids);
+    const res = await this.inner.forward(ids, request);
     // Copy out of ONNX Runtime's tensors so a later run cannot alias them.
     const kept: ForwardResult = this.copy
       ? {
+          rowStart: res.rowStart,
           logits: res.logits.slice(),
           vocab: res.vocab,
           activations: new Map([...res.activations].map(([m, a]) => [m, { data: a.data.slice(), dim: a.dim }])),

@@ -110,7 +110,8 @@ export class OnnxDllmModel implements DllmModel {
 
   async forward(ids: Int32Array): Promise<ForwardResult> {
     const { logits, acts } = await this.run(this.feed(ids, 1, ids.length));
-    return { logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts };
+    // A v1 graph returns every row; the caller indexes rows by absolute position (rowStart 0).
+    return { rowStart: 0, logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts };
   }
 
   async forwardBatch(rows: Int32Array[]): Promise<BatchForwardResult> {

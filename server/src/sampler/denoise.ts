@@ -63,10 +63,10 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
   const checkCancelled = () => {
     if (o.signal?.aborted) throw new CancelledError();
   };
-  const timedForward = async (): Promise<{ res: ForwardResult; ms: number }> => {
+  const timedForward = async (start: number, end: number): Promise<{ res: ForwardResult; ms: number }> => {
     checkCancelled();
     const t0 = performance.now();
-    const res = await model.forward(ids);
+    const res = await model.forward(ids, { want: { start, end } });
     const ms = performance.now() - t0;
     forwardMsTotal += ms;
     checkCancelled();
@@ -79,7 +79,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
     const x0 = new Int32Array(masked.length);
     const confidence = new Float64Array(masked.length);
     masked.forEach((p, i) => {
-      const off = p * res.vocab;
+      const off = (p - res.rowStart) * res.vocab;
       x0[i] = temperature > 0 ? gumbelArgmax(res.logits, off, res.vocab, temperature, rng) : argmaxRow(res.logits, off, res.vocab);
       confidence[i] = softmaxProb(res.logits, off, res.vocab, x0[i]);
     });
@@ -125,7 +125,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
     };
 
     for (let t = 1; t <= budget; t++) {
-      const { res, ms: forwardMs } = await timedForward();
+      const { res, ms: forwardMs } = await timedForward(start, end);
       const c = choose(res, start, end);
       if (c.masked.length === 0) break; // defensive: the loop below ends blocks once all are committed
       const view: StepView = {
@@ -134,6 +134,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
         maskId: o.maskId,
         seqLen,
         vocab: res.vocab,
+        rowStart: res.rowStart,
         logits: res.logits,
         activations: res.activations,
         visible: c.visible,
@@ -184,7 +185,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
         block.endedBy = "stop-rule";
         block.certificate = rule.certificate?.() ?? null;
         for (let i = 0; i < polish && countMasked(ids, start, end, o.maskId) > 0; i++) {
-          const { res: pres, ms } = await timedForward();
+          const { res: pres, ms } = await timedForward(start, end);
           const pc = choose(pres, start, end);
           const kp = Math.ceil(pc.masked.length / (polish - i));
           const pdone = commit(pc, topKByConfidence(pc.masked, pc.confidence, kp));

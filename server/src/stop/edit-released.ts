@@ -24,6 +24,7 @@ import type { CertificateFlags } from "../../../protocol/trace";
 import type { RuleContext } from "./context";
 import type { RuleDefinition } from "./definition";
 import { activationsOf } from "./edit";
+import { rowOffset } from "./rows";
 import { StopRuleContextError } from "./errors";
 import { projectRow, transposeColumns } from "./edit-subspace";
 import { klDivergenceAt, softmaxInto, top2Margin } from "./math";
@@ -120,7 +121,7 @@ export class EditReleasedRule implements StopRule {
     for (let mi = 0; mi < this.modules.length; mi++) {
       const mod = this.modules[mi];
       const data = activationsOf(this.name, view, mod.name, mod.dim);
-      for (const s of vis) this.tokenDistribution(mod, data, s * mod.dim, mi * stride + (s - this.start) * r);
+      for (const s of vis) this.tokenDistribution(mod, data, rowOffset(view, s, mod.dim), mi * stride + (s - this.start) * r);
     }
 
     let d: number | null = null;

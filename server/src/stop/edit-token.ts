@@ -13,6 +13,7 @@
  */
 import type { RuleDefinition } from "./definition";
 import { activationsOf, resolveModule } from "./edit";
+import { rowOffset } from "./rows";
 import { projectRow, requireSubspace, transposeColumns } from "./edit-subspace";
 import { klDivergenceAt, runLengthTvBound, softmaxInto, top2Margin } from "./math";
 import { parseParams, type ParamSpecs } from "./params";
@@ -89,7 +90,7 @@ export class EditTokenRule implements StopRule {
     this.curHas.fill(0, 0, this.len);
     for (const s of view.masked) {
       const o = s - this.start;
-      projectRow(data, s * dim, this.uT, dim, k, this.g);
+      projectRow(data, rowOffset(view, s, dim), this.uT, dim, k, this.g);
       for (let j = 0; j < k; j++) this.g[j] = Math.abs(this.g[j]);
       softmaxInto(this.g, k, this.params.tauSub, this.q); // Eq 25
       const base = o * k;

@@ -13,6 +13,7 @@ import { StopRuleContextError } from "./errors";
 import { cosine, klDivergence, norm, renormalizeInPlace, softmaxInto, top2Margin } from "./math";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
+import { rowOffset } from "./rows";
 import { RunLengthGate, THRESHOLD_PARAMS, polishParam } from "./run-length";
 
 /** Sim_s of one activation row; `off` is the row's start in the [seq, dim] activation buffer. */
@@ -58,11 +59,15 @@ export function resolveModule(rule: string, ctx: RuleContext, probe: string): { 
 /** The activation rows of `module` in this forward, checked against the metadata's d_out. */
 export function activationsOf(rule: string, view: StepView, module: string, dim: number): Float32Array {
   const act = view.activations.get(module);
-  if (!act || act.dim !== dim || act.data.length < view.seqLen * dim) {
+  // Rows must reach the block's last position (rows start at view.rowStart).
+  const last = Math.max(view.visible[view.visible.length - 1] ?? -1, view.masked[view.masked.length - 1] ?? -1);
+  const rows = last - view.rowStart + 1;
+  if (!act || act.dim !== dim || act.data.length < rows * dim) {
     throw new StopRuleContextError(
       rule,
       `activations of "${module}" at step ${view.step}`,
-      `float32 [${view.seqLen}, ${dim}]` + (act ? `, got dim ${act.dim} and ${act.data.length} floats` : ", got none"),
+      `float32 [${rows}, ${dim}] from position ${view.rowStart}` +
+        (act ? `, got dim ${act.dim} and ${act.data.length} floats` : ", got none"),
     );
   }
   return act.data;
@@ -127,7 +132,7 @@ export class EditRule implements StopRule {
     const n = vis.length;
     const sims: number[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const s = this.kernel.sim(data, vis[i] * dim);
+      const s = this.kernel.sim(data, rowOffset(view, vis[i], dim));
       sims[i] = s;
       this.z[i] = s;
     }

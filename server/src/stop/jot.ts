@@ -15,6 +15,7 @@ import { StopRuleParamError } from "./errors";
 import { top2Probs } from "./math";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
+import { rowOffset } from "./rows";
 
 export const JOT_PARAMS = {
   tauMin: { type: "number", default: 3, min: 0, doc: "ratio threshold next to fully resolved context (phi = 1)" },
@@ -73,7 +74,7 @@ export class JotRule implements StopRule {
     const { tauMin, tauMax, eps } = this.params;
     const commit: number[] = [];
     for (const i of view.masked) {
-      top2Probs(view.logits, i * view.vocab, view.vocab, this.top2);
+      top2Probs(view.logits, rowOffset(view, i, view.vocab), view.vocab, this.top2);
       const ratio = this.top2[0] / (this.top2[1] + eps);
       const tau = tauMax - (tauMax - tauMin) * this.proximity(view, i);
       if (ratio >= tau) commit.push(i);

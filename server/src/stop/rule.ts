@@ -26,9 +26,14 @@ export interface StepView {
   maskId: number;
   seqLen: number;
   vocab: number;
-  /** Logits of this forward, row-major [seq, vocab] (batch 1). */
+  /**
+   * Absolute position of row 0 of `logits` and `activations`: position p is row (p - rowStart). The rows
+   * cover at least the current block (a cached forward returns only the block's rows).
+   */
+  rowStart: number;
+  /** Logits of this forward, row-major [rows, vocab] (batch 1). */
   logits: Float32Array;
-  /** Probe activations of this forward by module name, each row-major [seq, d_out]. */
+  /** Probe activations of this forward by module name, each row-major [rows, d_out]. */
   activations: ReadonlyMap<string, { data: Float32Array; dim: number }>;
   /** Current block positions visible (not masked) in the input: S_t, ascending. */
   visible: number[];
