@@ -14,6 +14,9 @@ export type StopRuleName =
   | "jot"
   | "confidence";
 
+/** The rule names, for clients that check a setting before sending it (test/client pins it to the registry). */
+export const STOP_RULE_NAMES: readonly StopRuleName[] = ["full", "fixed", "edit", "edit-released", "edit-subspace", "edit-token", "jot", "confidence"];
+
 /** A rule name, or an early-stop rule composed on a per-step commit rule: "edit+confidence". */
 export type StopSpec = string;
 
@@ -50,6 +53,22 @@ export interface StatusResult {
   message?: string;
   /** Request counters since the daemon started (cache hits show up here: no forward was run). */
   counters?: DaemonCounters;
+  /** What became of the latest inline completion request (why nothing was shown, when nothing was). */
+  lastCompletion?: InlineOutcome;
+  /** The provider setting the model was loaded with ("auto", "cuda", ...), beside `provider` (what runs). */
+  requestedProvider?: string;
+}
+
+/** The end of one inline completion request, as the daemon saw it. */
+export interface InlineOutcome {
+  shown: boolean;
+  /** Why nothing (or less) was shown: "cancelled", "low confidence (...)", "provider error: ...", ... */
+  reason?: string;
+  /** The gate's statistic (mean/min top-1 probability of the shown tokens), when computed. */
+  confidence?: number | null;
+  source?: "model" | "exact" | "typed-along";
+  /** Request time in the daemon, milliseconds. */
+  ms: number;
 }
 
 export interface DaemonCounters {
@@ -78,6 +97,10 @@ export interface DaemonSettings {
   genLength?: number;
   blockLength?: number;
   steps?: number;
+  /** Inline completions below this confidence are not shown (0 shows all); default: the calibrated gate. */
+  inlineMinConfidence?: number;
+  /** The gate's statistic over the shown tokens' top-1 probabilities. */
+  inlineConfidenceStatistic?: "mean" | "min";
 }
 
 export const Methods = {

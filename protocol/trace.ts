@@ -21,6 +21,8 @@ export interface StepTrace {
   /** Positions committed (unmasked) after this forward, with their token ids. */
   committed: number[];
   committedIds: number[];
+  /** Top-1 probability of each committed token at this forward, same order as `committed` (optional: older traces lack it). */
+  committedProbs?: number[];
   /** Of `committed`, those committed early by a per-step rule (confidence, jot, edit-token) or by a stop. */
   early: number[];
   /** True when this is a polish forward after an early stop. */

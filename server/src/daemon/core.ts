@@ -5,13 +5,17 @@
  * counters. The connection layer (server.ts) only translates LSP messages to these calls.
  */
 import type { Engine, EngineOptions, GenerateRequest } from "../engine-types";
-import type { DaemonCounters, DaemonSettings, DaemonState, GenerateParams, GenerateResult, StatusResult } from "../../../protocol/lsp";
+import type { DaemonCounters, DaemonSettings, DaemonState, GenerateParams, GenerateResult, InlineOutcome, StatusResult } from "../../../protocol/lsp";
 import type { StepEvent } from "../../../protocol/trace";
 import { CompletionCache, type CompletionKey } from "./cache";
 import { EngineUnavailableError, CancelledError, SupersededError } from "./errors";
 import { GenerationQueue } from "./queue";
 import { readBundleInfo, type BundleInfo } from "./bundle-info";
 import { CODE_PROMPT_CHARS, codeTaskAnswer, codeTaskPrompt } from "./inline-prompt";
+// Completion UX hooks (issue 13): confidence gate, suffix de-duplication, the reason nothing was shown.
+import { DEFAULT_GATE, gate, type GateSettings } from "./inline-gate";
+import { failureReason, outcomeLogLine } from "./inline-outcome";
+import { dedupSuffix } from "./suffix-dedup";
 
 /** Inline completions use the bundle's `code` task, else its default task. */
 function inlineTaskOf(engine: Engine): string {
@@ -46,6 +50,9 @@ export interface CompletionRequest {
 export interface CompletionAnswer {
   text: string;
   source: "model" | "exact" | "typed-along";
+  /** Why nothing (or less) is shown; the gate's statistic when it ran. */
+  reason?: string;
+  confidence?: number | null;
 }
 
 /** Tokens the template and a little slack take from the model context besides prompt and output. */
@@ -66,6 +73,7 @@ export class DaemonCore {
   private slow = false;
   private slowTimer: NodeJS.Timeout | null = null;
   private lastStatus = "";
+  private lastCompletion: InlineOutcome | null = null;
   private disposed = false;
   readonly counters: DaemonCounters = {
     generations: 0,
@@ -152,6 +160,8 @@ export class DaemonCore {
       queueLength: this.queue.length,
       counters: { ...this.counters },
     };
+    if (this.lastCompletion) s.lastCompletion = this.lastCompletion;
+    if (this.settingsNow.executionProvider) s.requestedProvider = this.settingsNow.executionProvider;
     if (this.loadError) s.message = this.loadError.message;
     else if (this.slow) s.message = "the current generation is taking longer than expected";
     return s;
@@ -175,8 +185,37 @@ export class DaemonCore {
     return { text: res.text, trace: res.trace };
   }
 
-  /** Inline completion at a cursor: cache first, then the model with the `code` task (or the default task). */
+  /** Inline completion at a cursor, de-duplicated against the text after it; the outcome is reported (issue 13). */
   async complete(r: CompletionRequest): Promise<CompletionAnswer> {
+    const t0 = performance.now();
+    try {
+      const a = await this.completeGated(r);
+      const text = dedupSuffix(a.text, r.after);
+      const reason = a.reason ?? (a.text && !text ? "the text after the cursor already holds the completion" : !text ? "the model answered nothing" : undefined);
+      this.noteCompletion({ shown: text !== "", ...(reason ? { reason } : {}), confidence: a.confidence ?? null, source: a.source, ms: performance.now() - t0 });
+      return { ...a, text };
+    } catch (e) {
+      this.noteCompletion({ shown: false, reason: failureReason(e), ms: performance.now() - t0 });
+      throw e;
+    }
+  }
+
+  private noteCompletion(o: InlineOutcome): void {
+    this.lastCompletion = o;
+    const line = outcomeLogLine(o);
+    if (line) this.opts.log?.(line);
+    this.emitStatus();
+  }
+
+  private gateSettings(): GateSettings {
+    return {
+      threshold: this.settingsNow.inlineMinConfidence ?? DEFAULT_GATE.threshold,
+      statistic: this.settingsNow.inlineConfidenceStatistic ?? DEFAULT_GATE.statistic,
+    };
+  }
+
+  /** Cache first, then the model with the `code` task (or the default task), through the confidence gate. */
+  private async completeGated(r: CompletionRequest): Promise<CompletionAnswer> {
     await this.ready();
     const engine = this.requireEngine();
     const cache = this.requireCache();
@@ -185,6 +224,7 @@ export class DaemonCore {
     const usesSuffix = template?.includes("{suffix}") ?? false;
     const prefix = task === "code" ? codeTaskPrompt(r.before) : r.before.slice(-this.prefixWindow(template));
     const suffix = usesSuffix ? r.after.slice(0, this.opts.suffixChars ?? 32) : "";
+    if (!prefix.trim()) return { text: "", source: "model", reason: "window too short (no text before the cursor)" };
     const key: CompletionKey = { prefix, suffix, settings: this.settingsKey(task) };
     const hit = cache.get(key);
     if (hit) {
@@ -204,10 +244,12 @@ export class DaemonCore {
       req.raw = true;
     }
     const res = await this.run(req, { supersedeKey: r.uri }, r.signal);
-    const text = task === "code" ? codeTaskAnswer(res.text) : res.text;
+    const answer = task === "code" ? codeTaskAnswer(res.text) : res.text;
+    const verdict = gate(res.trace, answer, this.gateSettings());
+    const text = verdict.show ? answer : "";
     // Only cache answers of the engine the key was built for.
     if (this.cache === cache) cache.set(key, text);
-    return { text, source: "model" };
+    return { text, source: "model", confidence: verdict.confidence, ...(verdict.show ? {} : { reason: verdict.reason }) };
   }
 
   /** Abandons pending work for a closed document. */
@@ -363,7 +405,7 @@ export class DaemonCore {
   private emitStatus(): void {
     if (!this.opts.onStatus) return;
     const s = this.status();
-    const sig = JSON.stringify([s.state, s.queueLength, s.message ?? "", s.bundle]);
+    const sig = JSON.stringify([s.state, s.queueLength, s.message ?? "", s.bundle, s.lastCompletion?.shown, s.lastCompletion?.reason]);
     if (sig === this.lastStatus) return;
     this.lastStatus = sig;
     this.opts.onStatus(s);

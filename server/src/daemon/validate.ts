@@ -124,5 +124,16 @@ export function parseSettings(raw: unknown): ParsedSettings {
       settings[f] = positiveInt(o[f], f);
     });
   }
+  // The inline confidence gate (issue 13, daemon/inline-gate.ts).
+  take("inlineMinConfidence", () => {
+    const v = o.inlineMinConfidence;
+    if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new InvalidParamsError("inlineMinConfidence", "a number from 0 to 1", v);
+    settings.inlineMinConfidence = v;
+  });
+  take("inlineConfidenceStatistic", () => {
+    const v = o.inlineConfidenceStatistic;
+    if (v !== "mean" && v !== "min") throw new InvalidParamsError("inlineConfidenceStatistic", '"mean" or "min"', v);
+    settings.inlineConfidenceStatistic = v;
+  });
   return { settings, problems };
 }
