@@ -118,6 +118,49 @@ class ProbedModel(nn.Module):
         self._handles.clear()
 
 
+class CacheProbedModel(nn.Module):
+    """The tiny MaskedDiffusionLM (optionally peft-wrapped) in the cache-graph signature of
+    onnx_cache_export.py: forward(ids, position_ids, past, want) -> (logits, {module: act}, presents),
+    the probes being the LoRA-B outputs (read with hooks, as ProbedModel) of the wanted rows only."""
+
+    def __init__(self, model: nn.Module, probe_paths: Sequence[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        self.probed = ProbedModel(model, probe_paths)  # registers the hooks; its forward is not used
+        self.names = self.probed.names
+
+    def forward(self, input_ids, position_ids, past, want):
+        self.probed._captured.clear()
+        logits, presents, rows = self.base.forward_cache(input_ids, position_ids, past, want)
+        acts = {n: self.probed._captured[i].index_select(1, rows) for i, n in enumerate(self.names)}
+        return logits, acts, presents
+
+    def remove_hooks(self) -> None:
+        self.probed.remove_hooks()
+
+
+def export_cache_bundle_graph(model: nn.Module, probe_paths: Sequence[str] | str, out_path: str | Path,
+                              opset: int = 18) -> tuple[list[str], dict]:
+    """The tiny model's cache graph (edit-bundle/2): returns (output names, bundle model.cache entry).
+    Raises if ONNX/PyTorch parity (past length 0 and > 0) exceeds 1e-4."""
+    from .onnx_cache_export import check_cache_parity, export_cache_onnx
+    paths = resolve_probes(model, probe_paths)
+    wrapper = CacheProbedModel(model.eval(), paths).eval()
+    cfg = wrapper.base.cfg
+    geometry = {"n_layers": cfg.n_layers, "kv_heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads,
+                "probe_names": wrapper.names, "vocab_size": cfg.vocab_size}
+    try:
+        names = export_cache_onnx(wrapper, out_path, opset=opset, **geometry)
+        diffs = check_cache_parity(wrapper, out_path, **geometry)
+    finally:
+        wrapper.remove_hooks()
+    bad = {k: v for k, v in diffs.items() if v > 1e-4}
+    if bad:
+        raise RuntimeError(f"cache-graph ONNX parity check failed (max abs diff > 1e-4): {bad}")
+    return names, {"layers": cfg.n_layers, "kv_heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads}
+
+
 def output_names(probe_paths: Sequence[str]) -> list[str]:
     return ["logits"] + [f"act.{clean_module_name(p)}" for p in probe_paths]
 

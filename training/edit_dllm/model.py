@@ -77,10 +77,29 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(b, s, h, hd).transpose(1, 2)
         if rot is not None:
             q, k = rotate(q, *rot), rotate(k, *rot)
+        return self._attend(q, k, v, key_bias)
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
+        b, h, s, hd = q.shape
         # Written out (not F.scaled_dot_product_attention) so the ONNX graph is plain MatMul/Softmax.
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd) + key_bias
         out = torch.matmul(torch.softmax(scores, dim=-1), v)
-        return self.o_proj(out.transpose(1, 2).reshape(b, s, d))
+        return self.o_proj(out.transpose(1, 2).reshape(b, s, h * hd))
+
+    def forward_cache(self, x: torch.Tensor, key_bias: torch.Tensor, rot: tuple[torch.Tensor, torch.Tensor] | None,
+                      past_k: torch.Tensor, past_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Query rows x attend to the cached keys/values and to their own; returns (out, k, v) of the query
+        rows, k rotated (what a cache stores). key_bias covers [past keys, query keys]."""
+        b, s, d = x.shape
+        h = self.n_heads
+        hd = d // h
+        q = self.q_proj(x).view(b, s, h, hd).transpose(1, 2)
+        k = self.k_proj(x).view(b, s, h, hd).transpose(1, 2)
+        v = self.v_proj(x).view(b, s, h, hd).transpose(1, 2)
+        if rot is not None:
+            q, k = rotate(q, *rot), rotate(k, *rot)
+        out = self._attend(q, torch.cat((past_k, k), dim=2), torch.cat((past_v, v), dim=2), key_bias)
+        return out, k, v
 
 
 def rotary_tables(pos: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,6 +116,13 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
+def want_rows(q_len: int, want: torch.Tensor) -> torch.Tensor:
+    """Query row indices [w0, w1) as a LongTensor (a mask over arange, which exports without
+    data-dependent slicing bounds)."""
+    rows = torch.arange(q_len, device=want.device)
+    return rows[(rows >= want[0]) & (rows < want[1])]
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -110,8 +136,16 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, key_bias: torch.Tensor,
                 rot: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), key_bias, rot)
+        return self._mlp(x)
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         h = self.mlp_norm(x)
         return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+    def forward_cache(self, x: torch.Tensor, key_bias: torch.Tensor, rot: tuple[torch.Tensor, torch.Tensor] | None,
+                      past_k: torch.Tensor, past_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out, k, v = self.attn.forward_cache(self.attn_norm(x), key_bias, rot, past_k, past_v)
+        return self._mlp(x + out), k, v
 
 
 class MaskedDiffusionLM(nn.Module):
@@ -148,6 +182,37 @@ class MaskedDiffusionLM(nn.Module):
         for blk in self.blocks:
             x = blk(x, key_bias, rot)
         return self.lm_head(self.norm(x))
+
+    def forward_cache(self, input_ids: torch.Tensor, position_ids: torch.Tensor,
+                      past: list[tuple[torch.Tensor, torch.Tensor]], want: torch.Tensor):
+        """The cache-graph forward (onnx_cache_export.py states the signature): the query tokens
+        `input_ids` [B, q] at absolute `position_ids` [B, q] attend to the cached K/V `past` (per layer,
+        [B, heads, p, head_dim], rotary already applied to K, no pads) and to themselves (query pad keys
+        masked as in forward). Returns (logits [B, w1-w0, V] of query rows want = [w0, w1),
+        presents [(k, v)] per layer [B, heads, q, head_dim], the wanted row indices). With every token
+        in the query, past length 0, position_ids = forward's positions and want = [0, S], the logits
+        equal forward(input_ids)."""
+        keep = input_ids != self.cfg.pad_id
+        x = self.tok_emb(input_ids)
+        rot = None
+        if self.cfg.positions == "learned":
+            x = x + self.pos_emb(position_ids)
+        else:
+            rot = rotary_tables(position_ids, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base)
+        b = input_ids.shape[0]
+        p = past[0][0].shape[2]
+        key_bias = torch.cat((torch.zeros(b, p, dtype=x.dtype), (~keep).to(x.dtype) * -1e9), dim=1)[:, None, None, :]
+        presents = []
+        for blk, (pk, pv) in zip(self.blocks, past):
+            x, k, v = blk.forward_cache(x, key_bias, rot, pk, pv)
+            presents.append((k, v))
+        rows = want_rows(input_ids.shape[1], want)
+        return self.lm_head(self.norm(x.index_select(1, rows))), presents, rows
+
+    def empty_past(self, batch: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        hd = self.cfg.d_model // self.cfg.n_heads
+        z = torch.zeros(batch, self.cfg.n_heads, 0, hd)
+        return [(z, z) for _ in range(self.cfg.n_layers)]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
