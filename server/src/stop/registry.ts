@@ -14,7 +14,9 @@ import type { CertificateFlags } from "../../../protocol/trace";
 import { confidenceRule } from "./confidence";
 import type { RuleContext } from "./context";
 import type { RuleDefinition } from "./definition";
+import { ebSamplerRule } from "./eb-sampler";
 import { editRule } from "./edit";
+import { editCosRule } from "./edit-cos";
 import { editReleasedRule } from "./edit-released";
 import { editSubspaceRule } from "./edit-subspace";
 import { editTokenRule } from "./edit-token";
@@ -22,8 +24,12 @@ import { StopRuleParamError, UnknownStopRuleError } from "./errors";
 import { fixedRule } from "./fixed";
 import { fullRule } from "./full";
 import { jotRule } from "./jot";
+import { klassRule } from "./klass";
+import { lessRule } from "./less";
 import { describeAccepted } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
+import { schedRule } from "./sched";
+import { stableConfidentRule } from "./stable-confident";
 
 const DEFINITIONS: readonly RuleDefinition[] = [
   fullRule,
@@ -34,6 +40,13 @@ const DEFINITIONS: readonly RuleDefinition[] = [
   editTokenRule,
   jotRule,
   confidenceRule,
+  // The newer peers (issue 14) and EDIT's signal per token.
+  stableConfidentRule,
+  schedRule,
+  lessRule,
+  klassRule,
+  ebSamplerRule,
+  editCosRule,
 ];
 const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
 
