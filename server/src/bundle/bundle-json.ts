@@ -22,7 +22,17 @@ export interface BundleConfig {
   name: string;
   ids: { mask: number; eos: number; pad: number; unk: number };
   vocab_size: number;
-  model: { d_model: number; n_layers: number; params: number };
+  model: {
+    d_model: number;
+    n_layers: number;
+    params: number;
+    /** Longest prompt + generation the model takes; null/absent = no learned limit (rotary models). */
+    max_len?: number | null;
+    /** Non-null iff model.onnx is the cache graph (helpers' seam §2): K/V geometry per layer. */
+    cache?: { layers: number; kv_heads: number; head_dim: number } | null;
+    /** Dream family: hidden i-1 predicts token i (handled inside the graph). */
+    shift?: boolean;
+  };
   generation: { gen_length: number; block_length: number; steps: number; schedule: ScheduleName };
   /** ONNX output name -> module name. */
   probes: Record<string, string>;
@@ -85,6 +95,9 @@ export function validateBundleJson(raw: unknown, file: string): BundleConfig {
     d_model: c.int(m, "d_model", "model.d_model", 1),
     n_layers: c.int(m, "n_layers", "model.n_layers", 1),
     params: c.int(m, "params", "model.params", 1),
+    max_len: m.max_len === undefined || m.max_len === null ? null : c.int(m, "max_len", "model.max_len", 2),
+    cache: m.cache === undefined || m.cache === null ? null : validateCache(c, c.obj(m, "cache", "model.cache")),
+    shift: m.shift === undefined ? false : m.shift === true ? true : m.shift === false ? false : c.fail("model.shift", "true or false", m.shift),
   };
 
   const g = c.obj(root, "generation", "generation");
@@ -116,6 +129,14 @@ export function validateBundleJson(raw: unknown, file: string): BundleConfig {
   if (!tasks[default_task]) c.fail("default_task", `one of the tasks (${Object.keys(tasks).join(", ")})`, default_task);
 
   return { format: BUNDLE_FORMAT, name, ids, vocab_size, model, generation, probes, default_probe, tasks, default_task };
+}
+
+function validateCache(c: Checker, o: Obj): { layers: number; kv_heads: number; head_dim: number } {
+  return {
+    layers: c.int(o, "layers", "model.cache.layers", 1),
+    kv_heads: c.int(o, "kv_heads", "model.cache.kv_heads", 1),
+    head_dim: c.int(o, "head_dim", "model.cache.head_dim", 1),
+  };
 }
 
 function validateTask(c: Checker, o: Obj, path: string): TaskConfig {
