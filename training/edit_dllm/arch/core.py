@@ -1,0 +1,211 @@
+"""One bidirectional LLaMA-family transformer for every converted dLLM (LLaDA, Dream family, LLaMA/SmolLM2).
+
+Written from the architectures' published descriptions (LLaDA: arXiv 2502.09992 §2 and its
+modeling_llada.py; Dream: arXiv 2508.15487 and modeling_dream.py, a Qwen2 body): pre-norm blocks of
+RMSNorm -> attention (rotary, grouped-query, NO causal mask) -> residual, RMSNorm -> SwiGLU MLP ->
+residual; a final RMSNorm and an untied or tied output head. Only what differs between the families is
+a parameter (CoreConfig): q/k/v bias, other-linear bias, tied head, rotary theta, the logit shift.
+
+Forward signature (the cache graph of helpers/seam.md §2, shared with onnx_cache_export.py):
+
+    forward(input_ids [B, q], position_ids [B, q], past: list[(k, v)] per layer, each [B, kvh, p, hd],
+            want LongTensor[2]) -> (logits [B, w1-w0, V], probes {module: [B, w1-w0, d_out]},
+                                    presents: list[(k, v)] per layer, each [B, kvh, q, hd])
+
+K is cached with rotary applied. Attention is bidirectional without a mask, so the order of the cached
+positions is irrelevant. With `shift` (Dream family) the logits row of query position j comes from the
+hidden state of j - 1 (row 0 from its own, as Dream's sampler does: cat([logits[:, :1], logits[:, :-1]])).
+
+Module names are the core's own (`layers.{i}.q_proj`, ...); arch/layouts.py maps each checkpoint
+layout's names onto them and back, so probe names in a bundle are the checkpoint's names.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PROBE_KINDS = ("q_proj", "k_proj", "v_proj")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    vocab_size: int          # embedding rows = logits width
+    d_model: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    d_ff: int
+    rope_theta: float
+    rms_eps: float
+    qkv_bias: bool = False   # Qwen2 / Dream: True
+    bias: bool = False       # bias on o_proj and the MLP (LLaDA include_bias; False in every released model)
+    tied_head: bool = False  # head = embedding matrix (LLaDA weight_tying, HF tie_word_embeddings)
+    shift: bool = False      # hidden i-1 predicts token i (Dream family)
+
+    def __post_init__(self) -> None:
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim must be even for rotary embeddings, got {self.head_dim}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RMSNorm(nn.Module):
+    """x / rms(x) * w, computed in float32 (LLaDA and Qwen2 both upcast)."""
+
+    def __init__(self, d: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(x.dtype)
+
+
+class LoraLinear(nn.Linear):
+    """nn.Linear with an optional LoRA branch kept apart from the base weight, so its B output (the
+    EDIT probe f_s of Eq 5, before the alpha/r scaling) is observable. `last_lora_b` holds it."""
+
+    def __init__(self, d_in: int, d_out: int, bias: bool) -> None:
+        super().__init__(d_in, d_out, bias=bias)
+        self.lora_A: nn.Parameter | None = None
+        self.lora_B: nn.Parameter | None = None
+        self.lora_scaling = 1.0
+        self.last_lora_b: torch.Tensor | None = None
+
+    def set_lora(self, A: torch.Tensor, B: torch.Tensor, scaling: float) -> None:
+        if A.shape != (A.shape[0], self.in_features) or B.shape != (self.out_features, A.shape[0]):
+            raise ValueError(f"LoRA shapes A {tuple(A.shape)} / B {tuple(B.shape)} do not fit a "
+                             f"{self.in_features} -> {self.out_features} linear (expected A [r, {self.in_features}], "
+                             f"B [{self.out_features}, r])")
+        self.lora_A = nn.Parameter(A.to(self.weight.dtype), requires_grad=False)
+        self.lora_B = nn.Parameter(B.to(self.weight.dtype), requires_grad=False)
+        self.lora_scaling = float(scaling)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x, self.weight, self.bias)
+        if self.lora_A is None:
+            self.last_lora_b = None
+            return y
+        b_out = F.linear(F.linear(x, self.lora_A), self.lora_B)
+        self.last_lora_b = b_out
+        return y + self.lora_scaling * b_out
+
+
+def rotary_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin [B, 1, q, hd] for absolute positions (the half-split layout of LLaMA/LLaDA/Qwen2:
+    frequency i pairs dims i and i + hd/2)."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    freqs = position_ids.to(torch.float32)[..., None] * inv_freq  # [B, q, hd/2]
+    emb = torch.cat((freqs, freqs), dim=-1)[:, None]               # [B, 1, q, hd]
+    return emb.cos(), emb.sin()
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    return (x.float() * cos + rotate_half(x.float()) * sin).to(x.dtype)
+
+
+class Block(nn.Module):
+    def __init__(self, c: CoreConfig) -> None:
+        super().__init__()
+        self.c = c
+        q_dim, kv_dim = c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim
+        self.attn_norm = RMSNorm(c.d_model, c.rms_eps)
+        self.q_proj = LoraLinear(c.d_model, q_dim, c.qkv_bias)
+        self.k_proj = LoraLinear(c.d_model, kv_dim, c.qkv_bias)
+        self.v_proj = LoraLinear(c.d_model, kv_dim, c.qkv_bias)
+        self.o_proj = LoraLinear(q_dim, c.d_model, c.bias)
+        self.mlp_norm = RMSNorm(c.d_model, c.rms_eps)
+        self.gate_proj = LoraLinear(c.d_model, c.d_ff, c.bias)
+        self.up_proj = LoraLinear(c.d_model, c.d_ff, c.bias)
+        self.down_proj = LoraLinear(c.d_ff, c.d_model, c.bias)
+
+    def forward(self, x, cos, sin, past_k, past_v):
+        c = self.c
+        b, q, _ = x.shape
+        h = self.attn_norm(x)
+        qh = self.q_proj(h).view(b, q, c.n_heads, c.head_dim).transpose(1, 2)
+        kh = self.k_proj(h).view(b, q, c.n_kv_heads, c.head_dim).transpose(1, 2)
+        vh = self.v_proj(h).view(b, q, c.n_kv_heads, c.head_dim).transpose(1, 2)
+        qh, kh = apply_rotary(qh, cos, sin), apply_rotary(kh, cos, sin)
+        keys = torch.cat((past_k, kh), dim=2)
+        values = torch.cat((past_v, vh), dim=2)
+        rep = c.n_heads // c.n_kv_heads
+        if rep > 1:  # query head j reads kv head j // rep (HF repeat_kv, LLaDA repeat_interleave)
+            keys = keys.repeat_interleave(rep, dim=1)
+            values = values.repeat_interleave(rep, dim=1)
+        # Written out (not SDPA) so the ONNX graph is plain MatMul/Softmax on every provider; no mask.
+        scores = (qh @ keys.transpose(-1, -2)) * (1.0 / math.sqrt(c.head_dim))
+        attn = torch.softmax(scores.float(), dim=-1).to(vh.dtype) @ values
+        x = x + self.o_proj(attn.transpose(1, 2).reshape(b, q, c.n_heads * c.head_dim))
+        h = self.mlp_norm(x)
+        x = x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+        return x, (kh, vh)
+
+
+class BidirectionalLM(nn.Module):
+    """The core model (see the module docstring for the forward signature)."""
+
+    def __init__(self, c: CoreConfig) -> None:
+        super().__init__()
+        self.config = c
+        self.embed = nn.Embedding(c.vocab_size, c.d_model)
+        self.layers = nn.ModuleList(Block(c) for _ in range(c.n_layers))
+        self.norm = RMSNorm(c.d_model, c.rms_eps)
+        self.lm_head = None if c.tied_head else nn.Linear(c.d_model, c.vocab_size, bias=False)
+        # core module name -> probe name (the checkpoint's module name); set by layouts.attach_lora.
+        self.probe_names: dict[str, str] = {}
+
+    def empty_past(self, batch: int = 1, dtype: torch.dtype | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        c = self.config
+        dt = dtype or self.embed.weight.dtype
+        z = torch.zeros(batch, c.n_kv_heads, 0, c.head_dim, dtype=dt)
+        return [(z, z) for _ in range(c.n_layers)]
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        w = self.embed.weight if self.lm_head is None else self.lm_head.weight
+        return F.linear(h, w)
+
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor,
+                past: list[tuple[torch.Tensor, torch.Tensor]], want: torch.Tensor):
+        c = self.config
+        x = self.embed(input_ids)
+        cos, sin = rotary_cos_sin(position_ids, c.head_dim, c.rope_theta)
+        presents = []
+        for layer, (pk, pv) in zip(self.layers, past):
+            x, kv = layer(x, cos, sin, pk, pv)
+            presents.append(kv)
+        x = self.norm(x)
+        w0, w1 = want[0], want[1]
+        rows = torch.arange(x.shape[1], device=x.device)
+        keep = (rows >= w0) & (rows < w1)
+        idx = rows[keep]                       # the wanted query rows, in order
+        src = (idx - 1).clamp(min=0) if c.shift else idx
+        logits = self.head(x.index_select(1, src)).float()
+        probes = {}
+        for core_name, probe_name in self.probe_names.items():
+            mod = self.get_submodule(core_name)
+            probes[probe_name] = mod.last_lora_b.index_select(1, idx).float()
+        return logits, probes, presents
+
+    @torch.no_grad()
+    def full(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """All rows, no cache: the reference sampler's Forward (ids [B, S] -> logits, {probe: act})."""
+        b, s = input_ids.shape
+        pos = torch.arange(s, dtype=torch.long)[None].expand(b, s)
+        logits, probes, _ = self(input_ids, pos, self.empty_past(b), torch.tensor([0, s]))
+        return logits, probes

@@ -1,0 +1,164 @@
+"""Tiny random-init checkpoints in each family's exact Hugging Face layout, for tests and fixtures.
+
+    build_tiny_checkpoint(family, out_dir, seed=0) -> out_dir
+    build_tiny_adapter(ckpt_dir, out_dir, targets=("q_proj", "k_proj", "v_proj"), seed=0) -> out_dir
+    python -m edit_dllm.arch.tiny --family llada|dream --out DIR [--adapter DIR]
+
+Each checkpoint has config.json with the family's real keys, two safetensors shards with the real
+tensor names plus model.safetensors.index.json, a byte-level BPE tokenizer.json trained here with
+`tokenizers` on this package's own source text (offline, deterministic), tokenizer_config.json with a
+chat template in the family's style, and generation_config.json. The embedding has more rows than the
+tokenizer has ids, as in the released checkpoints (LLaDA pads 126,349 ids to 126,464 rows).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from .core import BidirectionalLM
+from .layouts import model_spec, core_param_to_checkpoint
+
+LLADA_SPECIALS = ["<|startoftext|>", "<|endoftext|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>",
+                  "<|mdm_mask|>"]
+DREAM_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>",
+                  "<|fim_suffix|>", "<|mask|>"]
+# Chat templates in the style of each family's tokenizer_config.json (LLaMA-3 headers; Qwen2 ChatML).
+LLADA_CHAT = ("{{ bos_token }}{% for message in messages %}<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
+              "{{ message['content'] | trim }}<|eot_id|>{% endfor %}"
+              "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
+DREAM_CHAT = ("{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+              "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+              "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+              "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def train_bpe(out_file: Path, specials: list[str], vocab_size: int = 320) -> dict[str, int]:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    text_files = sorted(str(p) for p in Path(__file__).resolve().parents[1].glob("*.py"))
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train(text_files, trainer)
+    tok.save(str(out_file))
+    return {s: tok.token_to_id(s) for s in specials}
+
+
+def _config(family: str, sp: dict[str, int], rows: int) -> dict:
+    if family == "llada":
+        return {"architectures": ["LLaDAModelLM"], "model_type": "llada", "activation_type": "silu", "alibi": False,
+                "alibi_bias_max": 8.0, "attention_dropout": 0.0, "attention_layer_norm": False, "block_group_size": 1,
+                "block_type": "llama", "d_model": 32, "embedding_dropout": 0.0, "embedding_size": rows,
+                "eos_token_id": sp["<|endoftext|>"], "flash_attention": False, "include_bias": False,
+                "include_qkv_bias": False, "init_device": "meta", "init_fn": "mitchell", "init_std": 0.02,
+                "input_emb_norm": False, "layer_norm_type": "rms", "layer_norm_with_affine": True,
+                "mask_token_id": sp["<|mdm_mask|>"], "max_sequence_length": 256, "mlp_hidden_size": 64, "mlp_ratio": 4,
+                "multi_query_attention": None, "n_heads": 4, "n_kv_heads": 4, "n_layers": 2,
+                "pad_token_id": sp["<|endoftext|>"], "precision": "amp_bf16", "residual_dropout": 0.0,
+                "rms_norm_eps": 1e-05, "rope": True, "rope_full_precision": True, "rope_theta": 500000.0,
+                "scale_logits": False, "vocab_size": rows, "weight_tying": False, "torch_dtype": "bfloat16",
+                "use_cache": False}
+    return {"architectures": ["DreamModel"], "model_type": "Dream", "attention_dropout": 0.0,
+            "bos_token_id": sp["<|endoftext|>"], "eos_token_id": sp["<|endoftext|>"], "hidden_act": "silu",
+            "hidden_size": 32, "initializer_range": 0.02, "intermediate_size": 64, "mask_token_id": sp["<|mask|>"],
+            "max_position_embeddings": 512, "max_window_layers": 28, "num_attention_heads": 4,
+            "num_hidden_layers": 2, "num_key_value_heads": 2, "pad_token_id": sp["<|endoftext|>"],
+            "rms_norm_eps": 1e-06, "rope_scaling": None, "rope_theta": 1000000.0, "sliding_window": None,
+            "tie_word_embeddings": False, "torch_dtype": "bfloat16", "use_cache": False, "use_sliding_window": False,
+            "vocab_size": rows}
+
+
+def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0) -> Path:
+    from safetensors.torch import save_file
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    specials = LLADA_SPECIALS if family == "llada" else DREAM_SPECIALS
+    sp = train_bpe(out / "tokenizer.json", specials)
+    from tokenizers import Tokenizer
+    n_ids = max(Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab(with_added_tokens=True).values()) + 1
+    rows = (n_ids // 64 + 1) * 64   # more rows than ids, as in the released checkpoints
+    cfg = _config(family, sp, rows)
+    (out / "config.json").write_text(json.dumps(cfg, indent=2))
+    spec = model_spec(cfg, out / "config.json")
+    torch.manual_seed(seed)
+    model = BidirectionalLM(spec.core)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith("norm.weight"):
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+            else:
+                p.normal_(0.0, 0.5 if n.startswith("embed") else 0.2)
+    tensors = {core_param_to_checkpoint(spec.layout, n): t.detach().to(torch.bfloat16).contiguous()
+               for n, t in model.state_dict().items()}
+    names = sorted(tensors)
+    half = len(names) // 2
+    shards = {"model-00001-of-00002.safetensors": names[:half], "model-00002-of-00002.safetensors": names[half:]}
+    weight_map = {}
+    for f, ns in shards.items():
+        save_file({n: tensors[n] for n in ns}, str(out / f), metadata={"format": "pt"})
+        weight_map.update({n: f for n in ns})
+    total = sum(t.numel() * t.element_size() for t in tensors.values())
+    (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total},
+                                                                  "weight_map": weight_map}, indent=2))
+    if family == "llada":
+        tc = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+              "chat_template": LLADA_CHAT, "model_max_length": 256}
+        gc = {"bos_token_id": sp["<|startoftext|>"], "eos_token_id": sp["<|endoftext|>"], "pad_token_id": sp["<|endoftext|>"]}
+    else:
+        tc = {"bos_token": None, "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>",
+              "chat_template": DREAM_CHAT, "model_max_length": 512}
+        gc = {"bos_token_id": sp["<|endoftext|>"], "eos_token_id": sp["<|endoftext|>"], "pad_token_id": sp["<|endoftext|>"],
+              "mask_token_id": sp["<|mask|>"]}
+    (out / "tokenizer_config.json").write_text(json.dumps(tc, indent=2))
+    (out / "generation_config.json").write_text(json.dumps(gc, indent=2))
+    return out
+
+
+def build_tiny_adapter(ckpt_dir: str | Path, out_dir: str | Path, targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj"),
+                       r: int = 4, alpha: float = 8.0, seed: int = 0) -> Path:
+    """A peft-format LoRA adapter (adapter_config.json + adapter_model.safetensors, peft's names:
+    `base_model.model.<module>.lora_{A,B}.weight`) with random non-zero B (as after training)."""
+    from safetensors.torch import save_file
+    ckpt, out = Path(ckpt_dir), Path(out_dir)
+    cfg = json.loads((ckpt / "config.json").read_text())
+    spec = model_spec(cfg, ckpt / "config.json")
+    with torch.device("meta"):
+        model = BidirectionalLM(spec.core)
+    g = torch.Generator().manual_seed(seed)
+    tensors = {}
+    ck_targets = set()
+    for i in range(spec.core.n_layers):
+        for kind in targets:
+            core = f"layers.{i}.{kind}"
+            lin = model.get_submodule(core)
+            module = spec.layout.to_checkpoint(core)
+            ck_targets.add(module.rsplit(".", 1)[-1])
+            tensors[f"base_model.model.{module}.lora_A.weight"] = torch.randn(r, lin.in_features, generator=g) * 0.3
+            tensors[f"base_model.model.{module}.lora_B.weight"] = torch.randn(lin.out_features, r, generator=g) * 0.3
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out / "adapter_model.safetensors"))
+    (out / "adapter_config.json").write_text(json.dumps({
+        "peft_type": "LORA", "task_type": None, "r": r, "lora_alpha": alpha, "lora_dropout": 0.0,
+        "target_modules": sorted(ck_targets), "bias": "none", "use_rslora": False, "use_dora": False,
+        "base_model_name_or_path": str(ckpt)}, indent=2))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--family", choices=("llada", "dream"), required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--adapter", help="also write a tiny q/k/v LoRA adapter here")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    build_tiny_checkpoint(a.family, a.out, a.seed)
+    if a.adapter:
+        build_tiny_adapter(a.out, a.adapter, seed=a.seed)
+
+
+if __name__ == "__main__":
+    main()

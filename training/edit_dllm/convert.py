@@ -1,0 +1,379 @@
+"""Convert a local dLLM checkpoint (LLaDA, Dream family, HF LLaMA adapted to masked diffusion) + a LoRA
+adapter into an `edit-bundle/2` bundle the daemon runs (docs/bundle-contract.md, docs/bring-your-own-dllm.md).
+
+    python -m edit_dllm.convert --from DIR --adapter LORA_DIR [--metadata FILE | --u-from-adapter]
+        [--dtype fp32|fp16|int8] [--probes default|all-qkv] [--max-len N] --out BUNDLE
+
+Reads only local files: config.json, model.safetensors or model.safetensors.index.json + shards,
+tokenizer.json, tokenizer_config.json (chat template, special tokens), generation_config.json. The model
+is the project's own module (edit_dllm.arch); no remote code runs and nothing is fetched.
+
+The graph is the cache graph of the seam (helpers/seam.md §2): inputs input_ids, position_ids,
+past_key.{i}/past_value.{i}, want; outputs logits (wanted rows only), act.<probe>, present_key/value.{i}.
+fp32 bundles are checked against the PyTorch module (max abs diff <= 1e-4) before bundle.json is written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from .arch.checkpoint import attach_adapter, load_checkpoint, read_config, read_json
+from .arch.core import BidirectionalLM
+from .arch.errors import ConvertError
+from .arch.layouts import ModelSpec
+
+BUNDLE_FORMAT = "edit-bundle/2"
+DTYPES = ("fp32", "fp16", "int8")
+# Protobuf's hard limit is 2 GiB; above this the weights go to model.onnx.data next to the graph.
+EXTERNAL_DATA_BYTES = 1_800_000_000
+DEFAULT_GENERATION = {"gen_length": 128, "block_length": 32, "steps": 128, "schedule": "uniform"}
+DEFAULT_TASK = {
+    "template": "{prompt}",
+    # Placeholders until the user calibrates on their own validation set (docs/bring-your-own-dllm.md).
+    "stop": {"rule": "edit", "params": {"tau": 1.0, "deltaFirst": 0.1, "omegaFirst": 4, "deltaLater": 0.1,
+                                         "omegaLater": 4, "polishSteps": 0}},
+    "certificates": {"alphaHat": 0.9, "q": 0.0, "beta": 0.1},
+}
+INFILL_TEMPLATE = "{prefix}{gen}{suffix}"
+
+
+# --------------------------------------------------------------------------- tokenizer and ids
+
+def tokenizer_size(tok_file: Path) -> int:
+    from tokenizers import Tokenizer
+    try:
+        tok = Tokenizer.from_file(str(tok_file))
+    except Exception as e:  # the tokenizers library raises its own exception types
+        raise ConvertError(tok_file, f"not a Hugging Face tokenizers JSON ({e})") from None
+    return max(tok.get_vocab(with_added_tokens=True).values()) + 1
+
+
+def chat_template(ckpt: Path) -> str | None:
+    """tokenizer_config.json's chat_template (a string, or the 'default' of a named list), or chat_template.jinja."""
+    tc = ckpt / "tokenizer_config.json"
+    if tc.exists():
+        t = read_json(tc).get("chat_template")
+        if isinstance(t, list):
+            named = {e.get("name"): e.get("template") for e in t if isinstance(e, dict)}
+            t = named.get("default") or next(iter(named.values()), None)
+        if isinstance(t, str) and t:
+            return t
+    jinja = ckpt / "chat_template.jinja"
+    return jinja.read_text(encoding="utf-8") if jinja.exists() else None
+
+
+def resolve_ids(spec: ModelSpec, ckpt: Path, vocab: int, overrides: Mapping[str, int | None]) -> dict[str, int | None]:
+    ids = dict(spec.ids)
+    gen_file = ckpt / "generation_config.json"
+    if gen_file.exists():
+        g = read_json(gen_file)
+        for k in ("eos", "pad", "bos", "mask"):
+            v = g.get(f"{k}_token_id")
+            if ids.get(k) is None and v is not None:
+                ids[k] = int(v[0] if isinstance(v, list) else v)
+    ids.update({k: v for k, v in overrides.items() if v is not None})
+    if ids.get("pad") is None:
+        ids["pad"] = ids.get("eos")
+    for k in ("mask", "eos", "pad"):
+        if ids.get(k) is None:
+            raise ConvertError(ckpt / "config.json", f"no {k}_token_id (in config.json or generation_config.json); "
+                                                     f"pass --{k}-id")
+    for k, v in ids.items():
+        if v is not None and not 0 <= v < vocab:
+            raise ConvertError(ckpt / "config.json", f"{k} id {v} is outside the embedding rows [0, {vocab})")
+    ids.setdefault("unk", None)
+    return {"mask": ids["mask"], "eos": ids["eos"], "pad": ids["pad"], "unk": ids.get("unk"), "bos": ids.get("bos")}
+
+
+# --------------------------------------------------------------------------- EDIT metadata
+
+def metadata_from_adapter(adapter_dir: Path, probes: Sequence[str], default_probe: str, top_k: int = 4
+                          ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """u and the subspace from the adapter's final B matrices (adapter_metadata.u_from_adapter: no
+    optimizer history). grad_rms is unknown without history and written as [0, 0]."""
+    from .adapter_metadata import lora_b_from, u_from_adapter
+    src = adapter_dir / "adapter_model.safetensors"
+    est = u_from_adapter(src, top_k)
+    ranks = {m: int(B.shape[1]) for m, B in lora_b_from(src).items()}
+    tensors: dict[str, torch.Tensor] = {}
+    mods = [m for m in probes if m in est]
+    for m in mods:
+        tensors[f"{m}.u"] = est[m]["u"].float().contiguous()
+        tensors[f"{m}.subspace"] = est[m]["subspace"].float().contiguous()
+        tensors[f"{m}.grad_rms"] = torch.zeros(2)
+    d_outs = sorted({int(tensors[f"{m}.u"].shape[0]) for m in mods})
+    rank = sorted({ranks[m] for m in mods})
+    k = min(top_k, *rank)
+    header = {"format": "edit-metadata/1", "modules": json.dumps(mods),
+              "d_out": str(d_outs[0]) if len(d_outs) == 1 else json.dumps(d_outs),
+              "rank": str(rank[0]) if len(rank) == 1 else json.dumps(rank), "k": str(k), "K": "0",
+              "betas": json.dumps([0.9, 0.999]), "eps": "1e-08", "eps_placement": "inside-sqrt",
+              "bias_correction": "false", "lr_schedule": json.dumps({"kind": "unknown (u from the adapter)"}),
+              "default_probe": default_probe, "source": "u_from_adapter"}
+    return tensors, header
+
+
+def check_metadata(meta_file: Path, model: BidirectionalLM, probes: Sequence[str]) -> dict[str, str]:
+    """A recorded edit-metadata.safetensors must be for this model: every probe recorded, widths equal."""
+    from safetensors import safe_open
+    if not meta_file.exists():
+        raise ConvertError(meta_file, "no such file (expected the recorder's edit-metadata.safetensors)")
+    with safe_open(str(meta_file), framework="pt") as sf:
+        header = sf.metadata() or {}
+        names = set(sf.keys())
+        if header.get("format") != "edit-metadata/1":
+            raise ConvertError(meta_file, f"__metadata__.format = {header.get('format')!r}, expected 'edit-metadata/1'")
+        recorded = json.loads(header.get("modules", "[]"))
+        core_of = {v: k for k, v in model.probe_names.items()}
+        for m in probes:
+            if m not in recorded or f"{m}.u" not in names:
+                raise ConvertError(meta_file, f"has no module {m!r} (recorded: {recorded[:4]}{'...' if len(recorded) > 4 else ''}); "
+                                              "is it the metadata of another model or adapter?")
+            width = sf.get_slice(f"{m}.u").get_shape()[0]
+            want = model.get_submodule(core_of[m]).out_features
+            if width != want:
+                raise ConvertError(meta_file, f"{m}.u has {width} rows; this model's {m} has d_out {want} "
+                                              "(metadata of another model?)")
+    return header
+
+
+# --------------------------------------------------------------------------- ONNX
+
+class _GraphModule(torch.nn.Module):
+    """Flat-argument wrapper with the seam's input/output order."""
+
+    def __init__(self, model: BidirectionalLM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, position_ids, want, *past_flat):
+        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
+        logits, probes, presents = self.model(input_ids, position_ids, past, want)
+        return (logits, *probes.values(), *[t for kv in presents for t in kv])
+
+
+def graph_names(model: BidirectionalLM) -> tuple[list[str], list[str]]:
+    n = model.config.n_layers
+    past = [f"past_{kv}.{i}" for i in range(n) for kv in ("key", "value")]
+    pres = [f"present_{kv}.{i}" for i in range(n) for kv in ("key", "value")]
+    return (["input_ids", "position_ids", "want", *past],
+            ["logits", *[f"act.{p}" for p in model.probe_names.values()], *pres])
+
+
+def export_cache_graph(model: BidirectionalLM, out_path: Path, external_data: bool, opset: int = 18) -> None:
+    """torch.onnx dynamo export of the cache graph (dynamic batch, query and past lengths)."""
+    inputs, outputs = graph_names(model)
+    c = model.config
+    dt = model.embed.weight.dtype
+    q, p = 6, 3
+    ex = (torch.zeros(1, q, dtype=torch.long), torch.arange(p, p + q)[None], torch.tensor([1, q]),
+          *[torch.zeros(1, c.n_kv_heads, p, c.head_dim, dtype=dt) for _ in range(2 * c.n_layers)])
+    B, Q, P = torch.export.Dim("batch", min=1), torch.export.Dim("q", min=1), torch.export.Dim("past", min=0)
+    shapes = (({0: B, 1: Q}, {0: B, 1: Q}, None) + tuple({0: B, 2: P} for _ in range(2 * c.n_layers)),)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        prog = torch.onnx.export(_GraphModule(model).eval(), ex, input_names=inputs, output_names=outputs,
+                                 dynamic_shapes={"input_ids": shapes[0][0], "position_ids": shapes[0][1],
+                                                 "want": None, "past_flat": shapes[0][3:]},
+                                 opset_version=opset, dynamo=True, verbose=False, external_data=external_data)
+    prog.save(str(out_path), external_data=external_data)
+
+
+def quantize_int8(fp32_path: Path, out_path: Path) -> None:
+    """onnxruntime dynamic quantisation (int8 weights of MatMul/Gather, activations quantised per call)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8,
+                     use_external_data_format=fp32_path.with_name(fp32_path.name + ".data").exists())
+
+
+class OrtCacheGraph:
+    """Runs a cache graph with ONNX Runtime (the Python mirror of the TS engine's feed)."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.past_type = next(i.type for i in self.session.get_inputs() if i.name.startswith("past_key."))
+
+    def __call__(self, ids: np.ndarray, pos: np.ndarray, want: tuple[int, int], past: Sequence[np.ndarray]):
+        feeds = {"input_ids": ids.astype(np.int64), "position_ids": pos.astype(np.int64),
+                 "want": np.array(want, dtype=np.int64)}
+        dt = np.float16 if "float16" in self.past_type else np.float32
+        for i, t in enumerate(past):
+            feeds[f"past_{'key' if i % 2 == 0 else 'value'}.{i // 2}"] = t.astype(dt)
+        return dict(zip(self.outputs, self.session.run(None, feeds)))
+
+
+def parity(model: BidirectionalLM, onnx_path: Path, vocab: int, seed: int = 0) -> dict[str, float]:
+    """Max abs diff ORT vs PyTorch per output kind over: no past (all rows, a block), and a past of 5."""
+    g = torch.Generator().manual_seed(seed)
+    run = OrtCacheGraph(onnx_path)
+    c = model.config
+    worst: dict[str, float] = {}
+    for q, p, want in ((9, 0, (0, 9)), (9, 0, (3, 7)), (4, 5, (1, 4))):
+        ids = torch.randint(0, vocab, (1, q), generator=g)
+        pos = torch.arange(p, p + q)[None]
+        past = [torch.randn(1, c.n_kv_heads, p, c.head_dim, generator=g).to(model.embed.weight.dtype)
+                for _ in range(2 * c.n_layers)]
+        with torch.no_grad():
+            ref = _GraphModule(model)(ids, pos, torch.tensor(want), *past)
+        got = run(ids.numpy(), pos.numpy(), want, [t.float().numpy() for t in past])
+        for name, r in zip(graph_names(model)[1], ref):
+            kind = name.split(".")[0]
+            d = float(np.abs(r.float().numpy() - got[name].astype(np.float32)).max())
+            worst[kind] = max(worst.get(kind, 0.0), d)
+    return worst
+
+
+# --------------------------------------------------------------------------- the bundle
+
+def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, metadata: str | Path | None = None,
+            dtype: str = "fp32", probes: str = "default", max_len: int | None = None, name: str | None = None,
+            generation: Mapping[str, Any] | None = None, ids_override: Mapping[str, int | None] | None = None,
+            shift: bool | None = None, parity_tol: float | None = 1e-4,
+            external_data_bytes: int = EXTERNAL_DATA_BYTES, log=print) -> dict:
+    ckpt, out = Path(ckpt), Path(out)
+    if dtype not in DTYPES:
+        raise ConvertError("--dtype", f"{dtype!r}: expected one of {', '.join(DTYPES)}")
+    if probes not in ("default", "all-qkv"):
+        raise ConvertError("--probes", f"{probes!r}: expected 'default' or 'all-qkv'")
+    cfg, spec = read_config(ckpt)
+    tok_file = ckpt / "tokenizer.json"
+    if not tok_file.exists():
+        raise ConvertError(tok_file, "missing: the bundle needs the checkpoint's Hugging Face tokenizer.json")
+    if adapter is None:
+        raise ConvertError("--adapter", "EDIT needs a LoRA adapter with q/k/v targets (its LoRA-B outputs are "
+                                        "the probes): pass --adapter DIR (see docs/bring-your-own-dllm.md)")
+    t0 = time.time()
+    model, spec = load_checkpoint(ckpt, torch.float32)
+    if shift is not None and shift != spec.core.shift:
+        from dataclasses import replace
+        model.config = replace(model.config, shift=shift)
+        spec = replace(spec, core=model.config)
+    vocab = spec.core.vocab_size
+    n_tok = tokenizer_size(tok_file)
+    if n_tok > vocab:
+        raise ConvertError(tok_file, f"the vocabulary has {n_tok} ids but the embedding has {vocab} rows "
+                                     f"(config.json): is this the tokenizer of another model?")
+    ids = resolve_ids(spec, ckpt, vocab, ids_override or {})
+    all_probes = attach_adapter(model, spec, adapter)
+    q_probes = [m for m in all_probes if m.endswith("q_proj")]
+    default_probe = (q_probes or all_probes)[-1]
+    chosen = all_probes if probes == "all-qkv" else [default_probe]
+    core_of = {v: k for k, v in model.probe_names.items()}
+    model.probe_names = {core_of[m]: m for m in chosen}
+    log(f"loaded {spec.architecture} ({sum(p.numel() for p in model.parameters()):,} parameters) "
+        f"and the adapter in {time.time() - t0:.1f} s; probes: {', '.join(chosen)}")
+
+    out.mkdir(parents=True, exist_ok=True)
+    meta_out = out / "edit-metadata.safetensors"
+    if metadata is not None:
+        check_metadata(Path(metadata), model, chosen)
+        shutil.copyfile(metadata, meta_out)
+    else:
+        from safetensors.torch import save_file
+        tensors, header = metadata_from_adapter(Path(adapter), all_probes, default_probe)
+        save_file(tensors, str(meta_out), metadata=header)
+    shutil.copyfile(tok_file, out / "tokenizer.json")
+
+    onnx_path = out / "model.onnx"
+    for stale in (onnx_path, out / "model.onnx.data"):
+        stale.unlink(missing_ok=True)
+    weight_bytes = sum(p.numel() for p in model.parameters()) * (2 if dtype == "fp16" else 4)
+    external = weight_bytes > external_data_bytes
+    t0 = time.time()
+    diffs: dict[str, float] = {}
+    if dtype == "fp16":
+        model = model.half()
+        export_cache_graph(model, onnx_path, external)
+    elif dtype == "int8":
+        tmp = out / "model.fp32.onnx"
+        export_cache_graph(model, tmp, external)
+        quantize_int8(tmp, onnx_path)
+        tmp.unlink()
+        out.joinpath("model.fp32.onnx.data").unlink(missing_ok=True)
+    else:
+        export_cache_graph(model, onnx_path, external)
+        if parity_tol is not None:
+            diffs = parity(model, onnx_path, min(n_tok, vocab))
+            bad = {k: v for k, v in diffs.items() if v > parity_tol}
+            if bad:
+                raise RuntimeError(f"ONNX parity check failed (max abs diff > {parity_tol}): {bad}")
+    log(f"exported {onnx_path} ({dtype}{', external data' if external else ''}) in {time.time() - t0:.1f} s"
+        + (f"; parity {diffs}" if diffs else ""))
+
+    c = spec.core
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "name": name or f"{ckpt.name}-{dtype}",
+        "ids": ids,
+        "vocab_size": vocab,
+        "model": {"d_model": c.d_model, "n_layers": c.n_layers, "params": int(sum(p.numel() for p in model.parameters())),
+                  "architecture": spec.architecture, "max_len": max_len if max_len is not None else spec.max_len,
+                  "shift": c.shift, "positions": "rope", "dtype": dtype,
+                  "cache": {"layers": c.n_layers, "kv_heads": c.n_kv_heads, "head_dim": c.head_dim}},
+        "chat_template": chat_template(ckpt),
+        "infill": {"template": INFILL_TEMPLATE},
+        "generation": dict(generation or DEFAULT_GENERATION),
+        "probes": {f"act.{m}": m for m in chosen},
+        "default_probe": default_probe,
+        "tasks": {"chat": json.loads(json.dumps(DEFAULT_TASK))},
+        "default_task": "chat",
+        "source": {"checkpoint": str(ckpt.resolve()), "adapter": str(Path(adapter).resolve()),
+                   "metadata": "recorded" if metadata is not None else "u_from_adapter",
+                   "tokenizer_ids": n_tok},
+    }
+    (out / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n")
+    return bundle
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m edit_dllm.convert", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--from", dest="src", required=True, help="local Hugging Face checkpoint directory")
+    ap.add_argument("--adapter", help="peft LoRA adapter directory (q/k/v targets: the EDIT probes)")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--metadata", help="edit-metadata.safetensors recorded during the adapter's SFT")
+    g.add_argument("--u-from-adapter", action="store_true",
+                   help="estimate u from the adapter's B matrices (the default without --metadata)")
+    ap.add_argument("--dtype", default="fp32", choices=DTYPES)
+    ap.add_argument("--probes", default="default", choices=("default", "all-qkv"))
+    ap.add_argument("--max-len", type=int, help="prompt + generation limit (default: the config's trained length)")
+    ap.add_argument("--name", help="bundle name (default: <checkpoint dir>-<dtype>)")
+    ap.add_argument("--mask-id", type=int, help="mask token id when the config has none")
+    ap.add_argument("--gen-length", type=int, default=DEFAULT_GENERATION["gen_length"])
+    ap.add_argument("--block-length", type=int, default=DEFAULT_GENERATION["block_length"])
+    ap.add_argument("--steps", type=int, default=DEFAULT_GENERATION["steps"])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    try:
+        b = convert(a.src, a.out, adapter=a.adapter, metadata=a.metadata, dtype=a.dtype, probes=a.probes,
+                    max_len=a.max_len, name=a.name, ids_override={"mask": a.mask_id},
+                    generation={"gen_length": a.gen_length, "block_length": a.block_length, "steps": a.steps,
+                                "schedule": "uniform"},
+                    log=lambda s: print(s, file=sys.stderr))
+    except ConvertError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({"out": a.out, "name": b["name"], "architecture": b["model"]["architecture"],
+                      "dtype": b["model"]["dtype"], "probes": list(b["probes"].values())}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
