@@ -8,6 +8,8 @@ const common = { bundle: true, sourcemap: true, logLevel: "warning" };
 const targets = [
   // onnxruntime-node is a native addon: it stays external and is loaded from node_modules.
   { entryPoints: ["server/src/cli.ts"], outfile: "dist/cli.js", platform: "node", format: "cjs", target: "node20", external: ["onnxruntime-node"] },
+  // The daemon's inference worker (server/src/worker/engine-worker.ts), loaded beside dist/cli.js.
+  { entryPoints: ["server/src/worker/engine-worker.ts"], outfile: "dist/engine-worker.js", platform: "node", format: "cjs", target: "node20", external: ["onnxruntime-node"] },
   { entryPoints: ["client/src/extension.ts"], outfile: "dist/extension.js", platform: "node", format: "cjs", target: "node20", external: ["vscode"] },
   { entryPoints: ["webview/src/main.ts"], outfile: "dist/webview.js", platform: "browser", format: "esm", target: "es2022" },
 ];

@@ -4,7 +4,7 @@
 // Why a staging directory: onnxruntime-node ships native binaries for every platform (~290 MB), and
 // a .vsix for one target needs only that target's (e.g. linux/x64: 45 MB). So we copy into a temp
 // directory exactly what the extension loads at run time:
-//   dist/{extension,cli,webview}.js, media/, models/edit-tiny-char/ (the embedded bundle),
+//   dist/{extension,cli,engine-worker,webview}.js, media/, models/edit-tiny-char/ (the embedded bundle),
 //   node_modules/onnxruntime-node/{package.json,dist/,bin/napi-v*/<os>/<arch>/} and
 //   node_modules/onnxruntime-common/{package.json,dist/}
 // then run `vsce package --dependencies --target <target>` there (.vscodeignore drops maps and
@@ -48,7 +48,7 @@ const out = values.out ?? join(root, `${pkg.name}-${target}-${pkg.version}.vsix`
 console.log("package: building dist/");
 const build = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, stdio: "inherit" });
 if (build.status !== 0) fail("the build failed");
-for (const f of ["dist/extension.js", "dist/cli.js", "dist/webview.js", "media/webview.css"]) {
+for (const f of ["dist/extension.js", "dist/cli.js", "dist/engine-worker.js", "dist/webview.js", "media/webview.css"]) {
   if (!existsSync(join(root, f))) fail(`${f} is missing after the build (its entry point does not exist yet?)`);
 }
 const bundleDir = join(root, "models/edit-tiny-char");
@@ -62,7 +62,7 @@ const copy = (rel, dest = rel) => {
   cpSync(src, join(stage, dest), { recursive: true, dereference: true });
 };
 try {
-  for (const f of ["dist/extension.js", "dist/cli.js", "dist/webview.js"]) copy(f);
+  for (const f of ["dist/extension.js", "dist/cli.js", "dist/engine-worker.js", "dist/webview.js"]) copy(f);
   copy("media");
   if (hasBundle) copy("models/edit-tiny-char");
   copy("docs/editor.md", "README.md");

@@ -2,6 +2,8 @@
  * `edit-dllm`: generate | bench | serve --stdio. Exit codes: 0 ok, 1 failure (bundle, model, runtime),
  * 2 bad arguments or request (unknown flag, bad --param, unknown rule/task).
  */
+// First: ONNX Runtime's telemetry off before anything loads onnxruntime-node (privacy.ts).
+import "./privacy";
 import { BundleError, CancelledError, ModelError, RequestError, UsageError } from "./errors";
 import { StopRuleError } from "./stop/errors";
 import { benchCommand, BENCH_USAGE } from "./cli/bench";

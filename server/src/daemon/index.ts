@@ -3,28 +3,38 @@
  * network port); logs go to stderr and the client's log (window/logMessage), never to stdout, which
  * carries the protocol.
  */
-import { createConnection, StreamMessageReader, StreamMessageWriter, type Connection } from "vscode-languageserver/node";
+import { createConnection, type Connection } from "vscode-languageserver/node";
 import type { DaemonSettings } from "../../../protocol/lsp";
 import type { LoadEngine } from "./core";
 import { attachServer } from "./server";
-import { loadEngine as loadRealEngine } from "../engine";
+import { createWire } from "./wire";
+import { loadWorkerEngine } from "../worker/worker-engine";
 
 export interface DaemonOptions {
-  /** Engine factory; defaults to the real engine (server/src/engine.ts). Tests of the wiring may pass another. */
+  /** Engine factory; defaults to the real engine in an inference worker thread (worker/worker-engine.ts). Tests of the wiring may pass another. */
   loadEngine?: LoadEngine;
   /** Settings from the command line (e.g. --bundle, --provider); the client's settings override them. */
   settings?: DaemonSettings;
   version?: string;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
+  /** Largest accepted JSON-RPC message in bytes (default 64 MiB); larger headers are refused and skipped. */
+  maxMessageBytes?: number;
 }
 
 export function startDaemon(opts: DaemonOptions = {}): Connection {
   routeConsoleToStderr();
   const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stdout;
-  const connection = createConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
-  const loadEngine: LoadEngine = opts.loadEngine ?? loadRealEngine;
+  // Framing, envelope and lifecycle checks happen before vscode-languageserver sees a message (wire.ts).
+  const wire = createWire({
+    input,
+    output,
+    log: (line) => process.stderr.write(`edit-dllm: ${line}\n`),
+    ...(opts.maxMessageBytes !== undefined ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+  });
+  const connection = createConnection(wire.reader, wire.writer);
+  const loadEngine: LoadEngine = opts.loadEngine ?? loadWorkerEngine;
   const core = attachServer(connection, {
     loadEngine,
     ...(opts.settings ? { settings: opts.settings } : {}),
