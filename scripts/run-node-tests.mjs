@@ -25,5 +25,7 @@ if (!files.length) {
 const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], {
   stdio: "inherit",
   cwd: root,
+  // ONNX Runtime's telemetry off in every test process (server/src/privacy.ts says why).
+  env: { ...process.env, ORT_DISABLE_TELEMETRY: "1" },
 });
 process.exit(r.status ?? 1);
