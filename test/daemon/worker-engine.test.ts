@@ -35,7 +35,7 @@ describe("worker engine", { timeout: 120_000 }, () => {
       const w = await worker.generate({ prompt, stop: "full", onStep: (e) => stepsW.push(e.step.step) });
       const r = await reference.generate({ prompt, stop: "full", onStep: (e) => stepsR.push(e.step.step) });
       assert.equal(w.text, r.text);
-      assert.deepEqual(w.trace.blocks.map((b) => b.forwards), r.trace.blocks.map((b) => b.forwards));
+      assert.deepEqual(w.trace.blocks.map((b) => b.stepsUsed), r.trace.blocks.map((b) => b.stepsUsed));
       assert.deepEqual(stepsW, stepsR);
     }
   });

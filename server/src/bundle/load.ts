@@ -3,7 +3,7 @@
  * bundle.json), validates each file and the cross-file agreements that need no model session.
  * The model-dependent checks are in `checkModelAgainstBundle`.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BundleError } from "../errors";
 import type { EditMetadata } from "../stop/context";
@@ -38,6 +38,7 @@ export function loadBundle(dir: string): LoadedBundle {
   const metaFile = join(dir, BUNDLE_FILES.metadata);
   const metadata = readEditMetadata(readFileSync(metaFile), metaFile);
   const bundle = { dir, config, tokenizer, metadata, modelPath: join(dir, BUNDLE_FILES.model) };
+  checkModelFile(bundle.modelPath);
   checkBundleFiles(bundle);
   return bundle;
 }
@@ -49,10 +50,65 @@ export function readBundleConfig(dir: string): BundleConfig {
 }
 
 function readJson(file: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new BundleError(file, "", "valid JSON", (e as Error).message);
+    throw new BundleError(file, "", "a readable file", (e as NodeJS.ErrnoException).code ?? "an unreadable file");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    // V8's SyntaxError quotes the text around the error: the file's content is not echoed.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new BundleError(file, "", "valid JSON", `text that does not parse as JSON (${Buffer.byteLength(text)} bytes${at ? `, first error at byte ${at}` : ""})`);
+  }
+}
+
+/**
+ * model.onnx is not empty and not cut short: its top-level protobuf fields (ModelProto) are walked,
+ * reading only tags and lengths, and a field running past the end of the file means a truncated copy.
+ * Without this check ONNX Runtime reports its internal C++ text ("Protobuf parsing failed").
+ */
+export function checkModelFile(file: string): void {
+  const size = statSync(file).size;
+  if (size === 0) throw new BundleError(file, "", "an ONNX model", "model.onnx is empty (0 bytes)");
+  const fd = openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(10);
+    let pos = 0;
+    const varint = (): number | null => {
+      const n = readSync(fd, buf, 0, 10, pos);
+      let v = 0;
+      for (let i = 0, mul = 1; i < n; i++, mul *= 128) {
+        v += (buf[i] & 0x7f) * mul;
+        if ((buf[i] & 0x80) === 0) {
+          pos += i + 1;
+          return v;
+        }
+      }
+      return null;
+    };
+    const truncated = (why: string) => new BundleError(file, "", "a complete ONNX model", `model.onnx is truncated (${size} bytes; ${why})`);
+    while (pos < size) {
+      const tag = varint();
+      if (tag === null) throw truncated("it ends inside a field tag");
+      const wire = tag & 7;
+      if (wire === 0) {
+        if (varint() === null) throw truncated(`it ends inside field ${Math.floor(tag / 8)}`);
+      } else if (wire === 2) {
+        const len = varint();
+        if (len === null || pos + len > size) throw truncated(`field ${Math.floor(tag / 8)} needs ${len === null ? "more" : pos + len - size} more bytes`);
+        pos += len;
+      } else if (wire === 1 || wire === 5) {
+        pos += wire === 1 ? 8 : 4;
+        if (pos > size) throw truncated(`it ends inside field ${Math.floor(tag / 8)}`);
+      } else {
+        throw new BundleError(file, "", "an ONNX model (protobuf ModelProto)", `bytes that are not protobuf at offset ${pos} (wire type ${wire})`);
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,5 +1,5 @@
 /** `edit-dllm generate`: one prompt -> text on stdout (or JSON), a summary line on stderr, optional trace file. */
-import { writeFileSync } from "node:fs";
+import { closeSync, constants, lstatSync, openSync, writeSync } from "node:fs";
 import { readBundleConfig } from "../bundle/load";
 import { parseArgs } from "node:util";
 import type { GenerationTrace } from "../../../protocol/trace";
@@ -12,7 +12,7 @@ import { createProgress } from "./progress";
 export const GENERATE_USAGE = `usage: edit-dllm generate [--bundle DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--threads N]
                          [--task NAME] [--stop RULE] [--param key=value ...] [--raw]
                          [--gen-length N] [--block-length N] [--steps N] [--temperature T] [--seed S]
-                         [--trace FILE] [--json] [PROMPT]
+                         [--trace FILE [--force]] [--json] [PROMPT]
   PROMPT is read from stdin when absent. The task's template and calibrated stop rule apply unless overridden.`;
 
 export async function generateCommand(argv: string[], io: { stdin: () => Promise<string> }): Promise<number> {
@@ -33,6 +33,7 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
       temperature: { type: "string" },
       seed: { type: "string" },
       trace: { type: "string" },
+      force: { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -44,6 +45,9 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
   if (positionals.length > 1) throw new UsageError(`generate takes one PROMPT (quote it), got ${positionals.length} words`);
   const provider = values.provider ?? "auto";
   if (!isProviderChoice(provider)) throw new UsageError(`--provider must be one of auto, cpu, cuda, dml, coreml, webgpu; got "${provider}"`);
+  // Checked before the model loads: a refused --trace costs nothing.
+  if (values.trace) checkTracePath(values.trace, values.force === true);
+  if (values.force && !values.trace) throw new UsageError("--force only applies to --trace FILE");
   const prompt = positionals[0] ?? (await io.stdin()).replace(/\r?\n$/, "");
   const engine = await loadEngine({ bundleDir: values.bundle, provider, threads: optInt(values.threads, "--threads") });
   try {
@@ -65,7 +69,7 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
       onStep: (e) => progress.onStep(e),
     });
     progress.done();
-    if (values.trace) writeFileSync(values.trace, JSON.stringify(trace, null, 1) + "\n");
+    if (values.trace) writeTrace(values.trace, JSON.stringify(trace, null, 1) + "\n", values.force === true);
     if (values.json) process.stdout.write(JSON.stringify({ text, trace }) + "\n");
     else process.stdout.write(text + "\n");
     process.stderr.write(summaryLine(trace) + "\n");
@@ -105,4 +109,36 @@ export function optNum(v: string | undefined, flag: string): number | undefined 
 function blockCount(bundleDir: string, genLength?: number, blockLength?: number): number {
   const g = readBundleConfig(bundleDir).generation;
   return Math.max(1, Math.floor((genLength ?? g.gen_length) / (blockLength ?? g.block_length)));
+}
+
+/** --trace FILE: never through a symbolic link, and an existing file only with --force. */
+function checkTracePath(file: string, force: boolean): void {
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch {
+    return;
+  }
+  if (st.isSymbolicLink()) throw new UsageError(`--trace ${file} is a symbolic link; refusing to write through it (give a plain file path)`);
+  if (!st.isFile()) throw new UsageError(`--trace ${file} exists and is not a regular file`);
+  if (!force) throw new UsageError(`--trace ${file} exists; pass --force to overwrite it`);
+}
+
+function writeTrace(file: string, text: string, force: boolean): void {
+  // O_NOFOLLOW: a link created after the check is not followed either; O_EXCL without --force.
+  const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL) | (constants.O_NOFOLLOW ?? 0);
+  let fd: number;
+  try {
+    fd = openSync(file, flags, 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw new UsageError(`--trace ${file} exists; pass --force to overwrite it`);
+    if (code === "ELOOP") throw new UsageError(`--trace ${file} is a symbolic link; refusing to write through it (give a plain file path)`);
+    throw e;
+  }
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
 }
