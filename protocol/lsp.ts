@@ -14,9 +14,6 @@ export type StopRuleName =
   | "jot"
   | "confidence";
 
-/** The rule names, for clients that check a setting before sending it (test/client pins it to the registry). */
-export const STOP_RULE_NAMES: readonly StopRuleName[] = ["full", "fixed", "edit", "edit-released", "edit-subspace", "edit-token", "jot", "confidence"];
-
 /** A rule name, or an early-stop rule composed on a per-step commit rule: "edit+confidence". */
 export type StopSpec = string;
 
@@ -55,6 +52,11 @@ export interface StatusResult {
   counters?: DaemonCounters;
   /** What became of the latest inline completion request (why nothing was shown, when nothing was). */
   lastCompletion?: InlineOutcome;
+  /** The loaded bundle's tasks and its default task (the "Generate from Prompt" task pick). */
+  tasks?: string[];
+  defaultTask?: string;
+  /** The stop rule names the daemon knows (clients check `edit.stopRule` against them before sending it). */
+  rules?: string[];
   /** The provider setting the model was loaded with ("auto", "cuda", ...), beside `provider` (what runs). */
   requestedProvider?: string;
 }

@@ -13,6 +13,7 @@ const commands = [
   { command: "edit.showCertificates", title: "Show Stop Certificates", category: "EDIT" },
   { command: "edit.restartDaemon", title: "Restart Daemon", category: "EDIT" },
   { command: "edit.selectModelBundle", title: "Select Model Bundle", category: "EDIT" },
+  { command: "edit.showLog", title: "Show Log", category: "EDIT" },
 ];
 
 const properties = {
@@ -43,6 +44,19 @@ const properties = {
   "edit.genLength": { type: "integer", default: 0, minimum: 0, markdownDescription: "Tokens to generate (a multiple of `#edit.blockLength#`). 0: the bundle's default." },
   "edit.blockLength": { type: "integer", default: 0, minimum: 0, description: "Block length of the semi-autoregressive sampler. 0: the bundle's default." },
   "edit.steps": { type: "integer", default: 0, minimum: 0, markdownDescription: "Total denoising forwards (a multiple of the number of blocks). 0: the bundle's default." },
+  "edit.inline.minConfidence": {
+    type: ["number", "null"],
+    default: null,
+    minimum: 0,
+    maximum: 1,
+    markdownDescription: "Show an inline completion only when the model is at least this confident: the mean (or minimum, `#edit.inline.confidenceStatistic#`) top-1 probability of its tokens. `null`: the threshold calibrated on the code task's val split (docs/inline-gate.md); `0`: show every completion.",
+  },
+  "edit.inline.confidenceStatistic": {
+    type: "string",
+    enum: ["mean", "min"],
+    default: "mean",
+    description: "How the inline confidence gate summarises the top-1 probabilities of a completion's tokens.",
+  },
   "edit.debounceMs": { type: "integer", default: 150, minimum: 0, description: "Milliseconds to wait after the last keystroke before asking the daemon for an inline completion." },
   "edit.trace.server": { type: "string", enum: ["off", "messages", "verbose"], default: "off", description: "Log the JSON-RPC traffic with the daemon to the EDIT output." },
 };

@@ -4,6 +4,8 @@
  * minutes; ours restarts forever with the backoff in backoff.ts and says so in the status bar.
  */
 import * as vscode from "vscode";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import {
   CloseAction,
   ErrorAction,
@@ -24,6 +26,7 @@ import { debouncedRequest, Supersession, type CancellationLike } from "./debounc
 import { WakeableSleep } from "./sleep";
 import type { ClientPhase } from "./statusText";
 import { toDaemonSettings, type MappedSettings } from "./settings";
+import { StartFailures } from "./startFailures";
 
 export interface DaemonEvents {
   onPhase(phase: ClientPhase): void;
@@ -34,10 +37,21 @@ export interface GenerateCallbacks {
   onStep?(event: StepEvent, progress: GenerateProgress): void;
 }
 
-/** The current "edit" configuration, validated; problems are logged once per change. */
-export function readSettings(log: vscode.LogOutputChannel): MappedSettings {
+/** Null when `path` is a bundle folder (it holds bundle.json), else what is wrong. */
+export function bundleProblem(path: string): string | null {
+  if (!existsSync(path)) return `${path} does not exist`;
+  if (!statSync(path).isDirectory()) return `${path} is not a folder`;
+  if (!existsSync(join(path, "bundle.json"))) return `${path} has no bundle.json`;
+  return null;
+}
+
+/**
+ * The current "edit" configuration, validated; each problem is logged and shown once per change,
+ * and an invalid value keeps the previous valid one (`previous`).
+ */
+export function readSettings(log: vscode.LogOutputChannel, previous?: MappedSettings, show = false, knownRules?: readonly string[]): MappedSettings {
   const c = vscode.workspace.getConfiguration("edit");
-  const mapped = toDaemonSettings({
+  const raw = {
     bundlePath: c.get("bundlePath"),
     executionProvider: c.get("executionProvider"),
     stopRule: c.get("stopRule"),
@@ -46,8 +60,15 @@ export function readSettings(log: vscode.LogOutputChannel): MappedSettings {
     blockLength: c.get("blockLength"),
     steps: c.get("steps"),
     debounceMs: c.get("debounceMs"),
-  });
-  for (const e of mapped.errors) log.warn(e.message);
+    inlineMinConfidence: c.get("inline.minConfidence"),
+    inlineConfidenceStatistic: c.get("inline.confidenceStatistic"),
+  };
+  const mapped = toDaemonSettings(raw, previous?.daemon, { bundleProblem, ...(knownRules ? { knownRules } : {}) });
+  for (const e of mapped.errors) {
+    const kept = previous ? " The previous value stays in use." : " The default is used.";
+    log.warn(e.message + kept);
+    if (show) void vscode.window.showWarningMessage(`EDIT: ${e.message}${kept}`, "Open Settings").then((a) => a && vscode.commands.executeCommand("workbench.action.openSettings", `edit.${e.setting}`));
+  }
   return mapped;
 }
 
@@ -61,6 +82,10 @@ export class Daemon implements vscode.Disposable {
   readonly client: LanguageClient;
   readonly supersession = new Supersession();
   private readonly backoff = new RestartBackoff();
+  private readonly startFailures = new StartFailures();
+  /** True while client.start() runs: a close then is the start's failure, handled (and retried) by start(). */
+  private starting = false;
+  private runningSince = 0;
   private readonly wait = new WakeableSleep();
   private disposed = false;
   private settings: MappedSettings;
@@ -72,7 +97,7 @@ export class Daemon implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
     private readonly events: DaemonEvents,
   ) {
-    this.settings = readSettings(log);
+    this.settings = readSettings(log, undefined, true);
     const launch = daemonLaunch(process.execPath, context.extensionPath, process.env);
     const serverOptions: ServerOptions = { command: launch.command, args: launch.args, options: launch.options };
     const clientOptions: LanguageClientOptions = {
@@ -109,6 +134,7 @@ export class Daemon implements vscode.Disposable {
     this.subscriptions.push(
       this.client.onDidChangeState((e) => {
         if (e.newState === State.Running) {
+          this.runningSince = Date.now();
           this.backoff.markStarted(Date.now());
           this.log.info("daemon running");
         }
@@ -134,26 +160,42 @@ export class Daemon implements vscode.Disposable {
   }
 
   private async onClosed(): Promise<CloseHandlerResult> {
-    if (this.disposed) return { action: CloseAction.DoNotRestart, handled: true };
-    const { delayMs, attempt } = this.backoff.nextDelay(Date.now());
+    if (this.disposed || this.starting) return { action: CloseAction.DoNotRestart, handled: true };
     const reason = "the daemon process exited";
+    if (this.startFailures.record(Date.now() - this.runningSince, reason)) {
+      this.giveUp();
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const { delayMs, attempt } = this.backoff.nextDelay(Date.now());
     this.log.warn(`${reason}; restart attempt ${attempt} in ${delayMs} ms`);
     this.events.onPhase({ kind: "restarting", attempt, delayMs, reason });
     await this.wait.sleep(delayMs);
     if (this.disposed) return { action: CloseAction.DoNotRestart, handled: true };
     this.events.onPhase({ kind: "starting" });
+    // A restarted daemon that dies within the grace time counts as a failure at start.
+    this.runningSince = Date.now();
     return { action: CloseAction.Restart, handled: true, message: `restarting the EDIT daemon (attempt ${attempt})` };
   }
 
-  /** Starts the daemon; a failed start is retried with the same backoff. */
+  /**
+   * Starts the daemon; a failed start is retried with the same backoff, up to
+   * StartFailures.limit failures in a row (a daemon that cannot start will not start on retry 6 either).
+   */
   async start(): Promise<void> {
     this.events.onPhase({ kind: "starting" });
+    this.starting = true;
     try {
       await this.client.start();
+      this.starting = false;
       await this.refreshStatus();
     } catch (e) {
+      this.starting = false;
       if (this.disposed) return;
       const reason = e instanceof Error ? e.message : String(e);
+      if (this.startFailures.record(0, `start failed: ${reason}`)) {
+        this.giveUp();
+        return;
+      }
       const { delayMs, attempt } = this.backoff.nextDelay(Date.now());
       this.log.error(`the daemon did not start (${reason}); retry ${attempt} in ${delayMs} ms`);
       this.events.onPhase({ kind: "restarting", attempt, delayMs, reason: `start failed: ${reason}` });
@@ -162,9 +204,20 @@ export class Daemon implements vscode.Disposable {
     }
   }
 
+  private giveUp(): void {
+    const why = this.startFailures.summary();
+    this.log.error(`${why}; not restarting it again. Fix the cause, then run "EDIT: Restart Daemon".`);
+    this.events.onPhase({ kind: "stopped", reason: why });
+    void vscode.window.showErrorMessage(`EDIT: ${why}. Not retrying: fix the cause (see the log), then run "EDIT: Restart Daemon".`, "Show Log", "Restart").then((a) => {
+      if (a === "Show Log") this.log.show();
+      else if (a === "Restart") void this.restart();
+    });
+  }
+
   /** The "EDIT: Restart Daemon" command: start over with a fresh backoff schedule. */
   async restart(): Promise<void> {
     this.backoff.reset();
+    this.startFailures.reset();
     if (this.wait.sleeping) {
       this.wait.interrupt();
       return;
@@ -188,7 +241,7 @@ export class Daemon implements vscode.Disposable {
   }
 
   async pushSettings(): Promise<void> {
-    this.settings = readSettings(this.log);
+    this.settings = readSettings(this.log, this.settings, true, this.lastStatus?.rules);
     if (!this.client.isRunning()) return;
     // DaemonSettings under the "edit" section (protocol/lsp.ts).
     await this.client.sendNotification("workspace/didChangeConfiguration", { settings: { edit: this.settings.daemon } });

@@ -8,6 +8,7 @@ import type { GenerateResult } from "../../protocol/lsp";
 import type { GenerationTrace } from "../../protocol/trace";
 import { Daemon } from "./daemon";
 import { statusView, type ClientPhase } from "./statusText";
+import { PROMPT_EXAMPLES, taskChoices } from "./taskPick";
 import { TracePanel } from "./tracePanel";
 
 /** What activate() returns: used by the extension-host suite (test/extension-host/). */
@@ -49,7 +50,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<EditEx
   context.subscriptions.push(log, status, panel, { dispose: () => void d.dispose() });
   showStatus();
 
-  async function generate(prompt: string, insertAt?: { editor: vscode.TextEditor; position: vscode.Position }): Promise<GenerateResult | undefined> {
+  async function generate(prompt: string, insertAt?: { editor: vscode.TextEditor; position: vscode.Position }, task?: string): Promise<GenerateResult | undefined> {
     const s = d.currentSettings.daemon;
     const blocks = s.genLength && s.blockLength ? s.genLength / s.blockLength : 0;
     return vscode.window.withProgress(
@@ -59,7 +60,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<EditEx
         panel.begin(prompt, s.stopRule ?? "", blocks, 0);
         let forwards = 0;
         try {
-          const result = await d.generate({ prompt, ...(s.stopRule ? { stop: s.stopRule } : {}), ...(s.stopParams ? { params: s.stopParams } : {}) }, token, {
+          const request = { prompt, ...(task ? { task } : {}), ...(s.stopRule ? { stop: s.stopRule } : {}), ...(s.stopParams ? { params: s.stopParams } : {}) };
+          const result = await d.generate(request, token, {
             onStep: (event, p) => {
               forwards += 1;
               setPhase({ kind: "generating", forwards, budget: blocks ? blocks * event.blockBudget : event.blockBudget * (event.block + 1) });
@@ -72,7 +74,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<EditEx
           lastTrace = result.trace;
           panel.trace(result.trace);
           const saved = result.trace.totals.budget - result.trace.totals.forwards;
-          log.info(`generated ${JSON.stringify(result.text)}: ${result.trace.totals.forwards}/${result.trace.totals.budget} forwards (saved ${saved}), rule ${result.trace.rule}`);
+          log.info(`generated ${JSON.stringify(result.text)} (task ${result.trace.task ?? "raw"}): ${result.trace.totals.forwards}/${result.trace.totals.budget} forwards (saved ${saved}), rule ${result.trace.rule}`);
           if (insertAt) {
             await insertAt.editor.edit((b) => b.insert(insertAt.position, result.text));
           }
@@ -86,9 +88,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<EditEx
     );
   }
 
-  async function runGenerate(prompt: string, insertAt?: { editor: vscode.TextEditor; position: vscode.Position }): Promise<GenerateResult | undefined> {
+  async function runGenerate(prompt: string, insertAt?: { editor: vscode.TextEditor; position: vscode.Position }, task?: string): Promise<GenerateResult | undefined> {
     try {
-      const result = await generate(prompt, insertAt);
+      const result = await generate(prompt, insertAt, task);
       if (result && !insertAt) {
         const doc = await vscode.workspace.openTextDocument({ content: result.text });
         await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Active });
@@ -103,12 +105,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<EditEx
   }
 
   context.subscriptions.push(
-    vscode.commands.registerCommand("edit.generateFromPrompt", async (promptArg?: string) => {
-      const prompt = typeof promptArg === "string" ? promptArg : await vscode.window.showInputBox({ title: "EDIT: Generate from Prompt", prompt: "Prompt for the diffusion model", placeHolder: "123+456-78", ignoreFocusOut: true });
+    vscode.commands.registerCommand("edit.generateFromPrompt", async (promptArg?: string, opts?: { task?: string; insert?: boolean }) => {
+      // 1. The bundle's task (remembered per workspace), 2. the prompt, 3. where the result goes.
+      // A prompt passed by a caller (a keybinding, the extension-host suite) runs under the default task unless opts says.
+      const task = opts?.task ?? (typeof promptArg === "string" ? "" : await pickTask());
+      if (task === undefined) return undefined;
+      const prompt =
+        typeof promptArg === "string"
+          ? promptArg
+          : await vscode.window.showInputBox({ title: `EDIT: Generate from Prompt (task ${task || "default"})`, prompt: "Prompt for the diffusion model", placeHolder: PROMPT_EXAMPLES[task] ?? "", ignoreFocusOut: true });
       if (prompt === undefined || prompt === "") return undefined;
       const editor = vscode.window.activeTextEditor;
-      return runGenerate(prompt, editor ? { editor, position: editor.selection.active } : undefined);
+      const insert = opts?.insert ?? (typeof promptArg === "string" ? false : await pickDestination(editor));
+      if (insert === undefined) return undefined;
+      return runGenerate(prompt, insert && editor ? { editor, position: editor.selection.active } : undefined, task || undefined);
     }),
+    vscode.commands.registerCommand("edit.showLog", () => log.show()),
     vscode.commands.registerCommand("edit.generateFromSelection", async () => {
       const editor = vscode.window.activeTextEditor;
       if (!editor || editor.selection.isEmpty) {
@@ -137,6 +149,32 @@ export async function activate(context: vscode.ExtensionContext): Promise<EditEx
       log.info(`bundle set to ${picked[0].fsPath}`);
     }),
   );
+
+  /** The task quick pick: the bundle's tasks, the one used last in this workspace first. "" = the daemon's default. */
+  async function pickTask(): Promise<string | undefined> {
+    const st = d.lastStatus ?? (await d.refreshStatus());
+    const remembered = context.workspaceState.get<string>("edit.lastTask");
+    const choices = taskChoices(st?.tasks ?? [], st?.defaultTask, remembered);
+    if (choices.length === 0) return "";
+    const picked = await vscode.window.showQuickPick(
+      choices.map((c) => ({ label: c.task, description: c.note })),
+      { title: "EDIT: Generate from Prompt: task", placeHolder: "The task the prompt belongs to (its template is applied)", ignoreFocusOut: true },
+    );
+    if (!picked) return undefined;
+    await context.workspaceState.update("edit.lastTask", picked.label);
+    return picked.label;
+  }
+
+  /** Where the result goes: a new editor by default; insertion at the cursor only when chosen. */
+  async function pickDestination(editor: vscode.TextEditor | undefined): Promise<boolean | undefined> {
+    if (!editor) return false;
+    const items = [
+      { label: "Open in a new editor", description: "default", insert: false },
+      { label: "Insert at the cursor", description: editor.document.fileName.split(/[\\/]/).pop() ?? "", insert: true },
+    ];
+    const picked = await vscode.window.showQuickPick(items, { title: "EDIT: Generate from Prompt: where the result goes", ignoreFocusOut: true });
+    return picked?.insert;
+  }
 
   // Not awaited: a daemon that fails to start is retried with backoff without holding up activation.
   void d.start();

@@ -17,7 +17,31 @@ export interface RawEditConfig {
   blockLength?: unknown;
   steps?: unknown;
   debounceMs?: unknown;
+  /** `edit.inline.minConfidence` / `edit.inline.confidenceStatistic`: the inline confidence gate. */
+  inlineMinConfidence?: unknown;
+  inlineConfidenceStatistic?: unknown;
 }
+
+/** Checks done against the machine, injected so that the mapping stays a pure function. */
+export interface SettingsChecks {
+  /** Null when `path` is a bundle folder, else what is wrong with it. */
+  bundleProblem?(path: string): string | null;
+  /** The rule names the running daemon knows (edit/status `rules`); unchecked while unknown. */
+  knownRules?: readonly string[];
+}
+
+/** DaemonSettings key of each setting name a SettingsError carries (for keeping the previous value). */
+const DAEMON_KEY: Record<string, keyof DaemonSettings> = {
+  bundlePath: "bundlePath",
+  executionProvider: "executionProvider",
+  stopRule: "stopRule",
+  stopParams: "stopParams",
+  genLength: "genLength",
+  blockLength: "blockLength",
+  steps: "steps",
+  "inline.minConfidence": "inlineMinConfidence",
+  "inline.confidenceStatistic": "inlineConfidenceStatistic",
+};
 
 export class SettingsError extends Error {
   constructor(readonly setting: string, expected: string, got: unknown) {
@@ -47,13 +71,38 @@ function isParamValue(v: unknown): v is ParamValue {
   return (typeof v === "number" && Number.isFinite(v)) || typeof v === "string" || typeof v === "boolean";
 }
 
-/** Validates the user's configuration and maps it to DaemonSettings (empty values mean "bundle default"). */
-export function toDaemonSettings(raw: RawEditConfig): MappedSettings {
+/** Names in a rule spec such as "edit+confidence" that are not in `known`. */
+export function unknownRules(spec: string, known: readonly string[]): string[] {
+  return spec
+    .split("+")
+    .map((p) => p.trim())
+    .filter((p) => !known.includes(p));
+}
+
+/**
+ * Validates the user's configuration and maps it to DaemonSettings (empty values mean "bundle
+ * default"). An invalid value is reported and, when `previous` had a value for it, that value is
+ * kept: a typo in settings.json must not silently switch the daemon back to the bundle's default.
+ */
+export function toDaemonSettings(raw: RawEditConfig, previous: DaemonSettings = {}, checks: SettingsChecks = {}): MappedSettings {
+  const mapped = mapSettings(raw, checks);
+  for (const e of mapped.errors) {
+    const key = DAEMON_KEY[e.setting.split(".")[0] === "stopParams" ? "stopParams" : e.setting];
+    if (key && previous[key] !== undefined) (mapped.daemon as Record<string, unknown>)[key] = previous[key];
+  }
+  return mapped;
+}
+
+function mapSettings(raw: RawEditConfig, checks: SettingsChecks): MappedSettings {
   const errors: SettingsError[] = [];
   const daemon: DaemonSettings = {};
 
-  if (typeof raw.bundlePath === "string" && raw.bundlePath.trim() !== "") daemon.bundlePath = raw.bundlePath.trim();
-  else if (raw.bundlePath !== undefined && raw.bundlePath !== null && raw.bundlePath !== "")
+  if (typeof raw.bundlePath === "string" && raw.bundlePath.trim() !== "") {
+    const path = raw.bundlePath.trim();
+    const problem = checks.bundleProblem?.(path) ?? null;
+    if (problem) errors.push(new SettingsError("bundlePath", `a bundle folder (${problem})`, raw.bundlePath));
+    else daemon.bundlePath = path;
+  } else if (raw.bundlePath !== undefined && raw.bundlePath !== null && raw.bundlePath !== "")
     errors.push(new SettingsError("bundlePath", "a folder path (string)", raw.bundlePath));
 
   if (raw.executionProvider !== undefined && raw.executionProvider !== null) {
@@ -62,8 +111,12 @@ export function toDaemonSettings(raw: RawEditConfig): MappedSettings {
     else errors.push(new SettingsError("executionProvider", `one of ${EXECUTION_PROVIDERS.join(", ")}`, raw.executionProvider));
   }
 
-  if (typeof raw.stopRule === "string" && raw.stopRule.trim() !== "") daemon.stopRule = raw.stopRule.trim();
-  else if (raw.stopRule !== undefined && raw.stopRule !== null && raw.stopRule !== "")
+  if (typeof raw.stopRule === "string" && raw.stopRule.trim() !== "") {
+    const known = checks.knownRules;
+    const unknown = known ? unknownRules(raw.stopRule, known) : [];
+    if (known && unknown.length) errors.push(new SettingsError("stopRule", `rule names from ${known.join(", ")} (joined by "+"; unknown: ${unknown.join(", ")})`, raw.stopRule));
+    else daemon.stopRule = raw.stopRule.trim();
+  } else if (raw.stopRule !== undefined && raw.stopRule !== null && raw.stopRule !== "")
     errors.push(new SettingsError("stopRule", 'a rule name such as "edit" or "edit+confidence"', raw.stopRule));
 
   if (raw.stopParams !== undefined && raw.stopParams !== null) {
@@ -91,6 +144,17 @@ export function toDaemonSettings(raw: RawEditConfig): MappedSettings {
   } else if (genLength !== undefined && blockLength !== undefined && steps !== undefined && steps % (genLength / blockLength) !== 0) {
     errors.push(new SettingsError("steps", `a multiple of the number of blocks (${genLength / blockLength})`, steps));
     delete daemon.steps;
+  }
+
+  if (raw.inlineMinConfidence !== undefined && raw.inlineMinConfidence !== null) {
+    const v = raw.inlineMinConfidence;
+    if (typeof v === "number" && v >= 0 && v <= 1) daemon.inlineMinConfidence = v;
+    else errors.push(new SettingsError("inline.minConfidence", "a number from 0 (show every completion) to 1", v));
+  }
+  if (raw.inlineConfidenceStatistic !== undefined && raw.inlineConfidenceStatistic !== null) {
+    const v = raw.inlineConfidenceStatistic;
+    if (v === "mean" || v === "min") daemon.inlineConfidenceStatistic = v;
+    else errors.push(new SettingsError("inline.confidenceStatistic", '"mean" or "min"', v));
   }
 
   let debounceMs = DEFAULT_DEBOUNCE_MS;

@@ -2,7 +2,7 @@
  * What the status bar item says. No vscode import: unit-tested in test/client/statusText.test.ts.
  * Text uses codicon syntax ($(name)); the item itself lives in extension.ts.
  */
-import type { DaemonState, StatusResult } from "../../protocol/lsp";
+import type { DaemonState, InlineOutcome, StatusResult } from "../../protocol/lsp";
 import type { GenerationTrace } from "../../protocol/trace";
 
 export type ClientPhase =
@@ -63,8 +63,32 @@ export function statusView(phase: ClientPhase, last: GenerationTrace | null = nu
       const load = s.loadMs !== null ? `, loaded in ${Math.round(s.loadMs)} ms` : "";
       const queue = s.queueLength > 0 ? ` (${s.queueLength} queued)` : "";
       const text = STATE_TEXT[s.state] + (s.state === "ready" ? savedSuffix() : "") + queue;
-      const tooltip = [where ? `Model: ${where}${load}` : "No model loaded", s.message].filter(Boolean).join("\n");
+      const tooltip = [where ? `Model: ${where}${load}` : "No model loaded", providerLine(s), s.message, completionLine(s.lastCompletion)].filter(Boolean).join("\n");
       return { text, tooltip, severity: s.state === "failed" ? "error" : s.state === "slow" ? "warning" : "normal" };
     }
   }
+}
+
+const GPU_PROVIDERS = new Set(["cuda", "dml", "coreml", "webgpu"]);
+
+/**
+ * The execution provider that runs, and why a GPU one does not ("it is not using my GPU" is a top
+ * complaint of local-model extensions). `auto` falls back silently in the engine, so say it here.
+ */
+export function providerLine(s: StatusResult): string | null {
+  if (!s.provider) return null;
+  const asked = s.requestedProvider ?? "auto";
+  if (asked === s.provider) return `Execution provider: ${s.provider}`;
+  if (asked === "auto" && !GPU_PROVIDERS.has(s.provider)) {
+    return `Execution provider: ${s.provider} (setting "auto": no GPU provider could be started here; CUDA needs its provider libraries next to onnxruntime-node, see docs/editor.md)`;
+  }
+  return `Execution provider: ${s.provider} (setting "${asked}")`;
+}
+
+/** The last inline completion's outcome: why nothing appeared, when nothing did. */
+export function completionLine(o: InlineOutcome | undefined): string | null {
+  if (!o) return null;
+  const conf = typeof o.confidence === "number" ? `, confidence ${o.confidence.toFixed(2)}` : "";
+  if (o.shown) return `Last completion: shown (${o.source ?? "model"}${conf}, ${Math.round(o.ms)} ms)`;
+  return `Last completion: not shown, ${o.reason ?? "empty answer"}`;
 }

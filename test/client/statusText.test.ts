@@ -12,7 +12,8 @@ test("idle, with the last generation's saved steps (fixture: 21 of 48 forwards r
   assert.deepEqual(stepsSaved(trace), { saved: 27, budget: 48 });
   const v = statusView({ kind: "daemon", status }, trace);
   assert.equal(v.text, "$(check) EDIT: idle · saved 27/48 steps");
-  assert.equal(v.tooltip, "Model: edit-tiny-char on cpu, loaded in 412 ms");
+  // No requestedProvider in the status: the setting is "auto", which fell back to cpu here.
+  assert.match(v.tooltip, /^Model: edit-tiny-char on cpu, loaded in 412 ms\nExecution provider: cpu \(setting "auto": no GPU provider/);
   assert.equal(v.severity, "normal");
 });
 

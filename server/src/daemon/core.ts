@@ -16,6 +16,7 @@ import { CODE_PROMPT_CHARS, codeTaskAnswer, codeTaskPrompt } from "./inline-prom
 import { DEFAULT_GATE, gate, type GateSettings } from "./inline-gate";
 import { failureReason, outcomeLogLine } from "./inline-outcome";
 import { dedupSuffix } from "./suffix-dedup";
+import { listStopRules } from "../stop/registry";
 
 /** Inline completions use the bundle's `code` task, else its default task. */
 function inlineTaskOf(engine: Engine): string {
@@ -160,6 +161,7 @@ export class DaemonCore {
       queueLength: this.queue.length,
       counters: { ...this.counters },
     };
+    if (info) Object.assign(s, { tasks: info.tasks, defaultTask: info.defaultTask, rules: listStopRules().map((r) => r.name) });
     if (this.lastCompletion) s.lastCompletion = this.lastCompletion;
     if (this.settingsNow.executionProvider) s.requestedProvider = this.settingsNow.executionProvider;
     if (this.loadError) s.message = this.loadError.message;
