@@ -49,3 +49,18 @@ test("an empty completion is cached as an exact answer", () => {
   c.set({ prefix: "x", suffix: "", settings: S }, "");
   assert.deepEqual(c.get({ prefix: "x", suffix: "", settings: S }), { kind: "exact", text: "" });
 });
+
+test("the cache is bounded in bytes too: the oldest entries go, an entry over the bound is not kept", () => {
+  // One entry: id '["settings-A","","a"]' (21 chars) + prefix 1 + settings 10 + text 100 = 132 chars = 264 bytes.
+  const c = new CompletionCache(100, 16, 600);
+  const t = "x".repeat(100);
+  for (const p of ["a", "b", "c"]) c.set({ prefix: p, suffix: "", settings: S }, t);
+  assert.equal(c.size, 2);
+  assert.equal(c.bytes, 528);
+  assert.equal(c.get({ prefix: "a", suffix: "", settings: S }), null);
+  c.set({ prefix: "d", suffix: "", settings: S }, "y".repeat(300)); // 664 bytes > 600
+  assert.equal(c.get({ prefix: "d", suffix: "", settings: S }), null);
+  assert.equal(c.bytes, 528);
+  c.clear();
+  assert.equal(c.bytes, 0);
+});

@@ -27,12 +27,18 @@ export class CompletionCache {
   /** Map iteration order is insertion order: the first entry is the least recently used. */
   private readonly entries = new Map<string, Entry>();
 
+  /** Approximate bytes held (UTF-16: two per character of the id and the entry's strings). */
+  private bytesNow = 0;
+
   constructor(
     private readonly capacity: number,
     /** The prefix window size used to build keys: a typed-along prefix slides by the typed characters. */
     private readonly prefixWindow: number,
+    /** Bound in bytes besides the entry count: a long completion or settings key cannot grow it unseen. */
+    private readonly maxBytes = 4 * 1024 * 1024,
   ) {
     if (!(capacity >= 1)) throw new RangeError(`cache capacity must be >= 1, got ${capacity}`);
+    if (!(maxBytes >= 1)) throw new RangeError(`cache maxBytes must be >= 1, got ${maxBytes}`);
     if (!(prefixWindow >= 1)) throw new RangeError(`prefix window must be >= 1, got ${prefixWindow}`);
   }
 
@@ -59,18 +65,34 @@ export class CompletionCache {
     return null;
   }
 
+  /** Approximate bytes held by the entries. */
+  get bytes(): number {
+    return this.bytesNow;
+  }
+
   set(key: CompletionKey, text: string): void {
     const id = entryId(key);
-    this.entries.delete(id);
-    this.entries.set(id, { ...key, text });
-    while (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
+    this.remove(id);
+    const entry = { ...key, text };
+    const size = entryBytes(id, entry);
+    if (size > this.maxBytes) return;
+    this.entries.set(id, entry);
+    this.bytesNow += size;
+    while (this.entries.size > this.capacity || this.bytesNow > this.maxBytes) {
+      this.remove(this.entries.keys().next().value as string);
     }
   }
 
   clear(): void {
     this.entries.clear();
+    this.bytesNow = 0;
+  }
+
+  private remove(id: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.entries.delete(id);
+    this.bytesNow -= entryBytes(id, e);
   }
 
   /**
@@ -93,4 +115,8 @@ export class CompletionCache {
 
 function entryId(k: CompletionKey): string {
   return JSON.stringify([k.settings, k.suffix, k.prefix]);
+}
+
+function entryBytes(id: string, e: Entry): number {
+  return 2 * (id.length + e.prefix.length + e.suffix.length + e.settings.length + e.text.length);
 }
