@@ -11,14 +11,14 @@ import { loadItems } from "../bench/items";
 import { packageRoot } from "../bundle/locate";
 import { UsageError } from "../errors";
 import { mergeSummaries, summarizeRun, type EvalSummary } from "../eval/analyze";
-import { DEFAULT_GRID, type Family, type SweepGrid } from "../eval/configs";
+import { DEFAULT_GRID, PEERS_GRID, PEER_FAMILIES, type Family, type SweepGrid } from "../eval/configs";
 import { evalMarkdown, stopChoiceJson } from "../eval/report";
 import { runEval } from "../eval/run";
 import { isProviderChoice } from "../model/providers";
 import { optInt, optNum } from "./generate";
 
 export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [--threads N] [--val FILE] [--test FILE]
-                     [--task NAME] [--limit N] [--families edit,edit-released,confidence,jot]
+                     [--task NAME] [--limit N] [--families edit,edit-released,confidence,jot,less,...]
                      [--check-items N] [--tolerance X] [--quick] [--out DIR]
   --val / --test: JSONL items (default bench/items/val.jsonl, bench/items/test.jsonl; export them with
                   training/.venv/bin/python -m edit_dllm.export_items). --limit: first N items per task per split.
@@ -26,10 +26,12 @@ export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [
           disjoint task sets (e.g. two processes, one per core) into DIR; runs nothing.
   --lanes N: items evaluated concurrently, their forwards batched (default 8). --time-budget MIN: stop starting
           items after MIN minutes (round-robin order keeps tasks balanced; the report counts the items done).
-  --families: rule families to sweep (default all; full, oracle and fixed-N always run); "none" runs only those
-          and the bundle's calibrated rule.
+  --families: rule families to sweep (default all: edit, edit-released, confidence, jot, less, klass, eb-sampler,
+          stable-confident, sched, edit-cos, composed, commit-oracle; full, oracle and fixed-N always run); "none"
+          runs only those and the bundle's calibrated rule.
   --tolerance: the default rule is the cheapest with val accuracy >= full - X (default 0.01).
   --check-items: re-run simulated configurations through the engine on the first N items (default 3).
+  --peers-grid: the issue-14 sweep (every peer and composition, a reduced EDIT grid).
   --quick: a small sweep (for smoke tests). Writes DIR/eval.json, DIR/results.md, DIR/stop-choice.json
   (default DIR: eval/<bundle name>).`;
 
@@ -58,6 +60,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       "check-items": { type: "string" },
       tolerance: { type: "string" },
       quick: { type: "boolean" },
+      "peers-grid": { type: "boolean" },
       families: { type: "string" },
       merge: { type: "string", multiple: true },
       lanes: { type: "string" },
@@ -94,7 +97,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     if (items.length === 0) throw new UsageError(`no items${values.task ? ` for task "${values.task}"` : ""} in ${file}`);
     splits.push({ name, items });
   }
-  const FAMILIES: Family[] = ["edit", "edit-released", "confidence", "jot"];
+  const FAMILIES: Family[] = ["edit", "edit-released", "confidence", "jot", ...PEER_FAMILIES, "commit-oracle"];
   let families: Set<Family> | null = null;
   if (values.families) {
     // "none": only full, oracle, fixed-N (polish 0) and the bundle's calibrated rule.
@@ -110,7 +113,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     threads: optInt(values.threads, "--threads"),
     splits,
     limit: optInt(values.limit, "--limit"),
-    grid: families?.size === 0 ? { ...DEFAULT_GRID, fixedPolish: [0] } : values.quick ? QUICK_GRID : DEFAULT_GRID,
+    grid: families?.size === 0 ? { ...DEFAULT_GRID, fixedPolish: [0] } : values.quick ? QUICK_GRID : values["peers-grid"] ? PEERS_GRID : DEFAULT_GRID,
     families,
     checkItems: optInt(values["check-items"], "--check-items") ?? 3,
     lanes: optInt(values.lanes, "--lanes"),

@@ -31,6 +31,8 @@ export interface ConfigSummary {
   matched: MatchedSummary | null;
   /** Per-item correctness, "1"/"0" in item order (for re-testing). */
   outcomes: string;
+  /** Items whose output ids equal full's (null in summaries written before this field existed). */
+  sameAsFull?: number;
 }
 
 export interface FixedNeighbour {
@@ -121,6 +123,7 @@ function summarize(c: EvalConfig, a: ConfigAcc): Omit<ConfigSummary, "matched"> 
     spearman: spearman(a.stopSteps, a.oracleSteps),
     spearmanBlocks: a.stopSteps.length,
     outcomes: a.correct.map((x) => (x ? "1" : "0")).join(""),
+    sameAsFull: (a.sameAsFull ?? []).filter(Boolean).length,
   };
 }
 
@@ -199,7 +202,21 @@ export function summarizeTask(run: EvalRun, st: SplitTaskAcc): TaskSummary {
 export const MIN_FULL_CORRECT = 5;
 
 /** Preference among equally cheap, equally accurate choices: EDIT rules carry certificates. */
-const FAMILY_ORDER: Family[] = ["edit", "calibrated", "edit-released", "fixed", "confidence", "jot"];
+const FAMILY_ORDER: Family[] = [
+  "edit",
+  "calibrated",
+  "edit-released",
+  "fixed",
+  "confidence",
+  "jot",
+  "edit-cos",
+  "composed",
+  "eb-sampler",
+  "klass",
+  "less",
+  "stable-confident",
+  "sched",
+];
 
 /**
  * The default rule per task, on the validation split: among all configurations (every rule, tau,
@@ -218,7 +235,8 @@ export function chooseDefault(task: string, t: TaskSummary, tolerance: number): 
     };
   }
   const floor = t.full.accuracy - tolerance - 1e-12;
-  const ok = t.configs.filter((c) => c.accuracy >= floor && c.family !== "calibrated");
+  // The commit oracle reads full's output: a bound, never a rule to choose.
+  const ok = t.configs.filter((c) => c.accuracy >= floor && c.family !== "calibrated" && c.family !== "commit-oracle");
   const rank = (c: ConfigSummary) => FAMILY_ORDER.indexOf(c.family);
   const best = [...ok].sort((a, b) => a.forwardsPerBlock - b.forwardsPerBlock || b.accuracy - a.accuracy || rank(a) - rank(b))[0];
   const val = (c: ConfigSummary) => ({ accuracy: c.accuracy, forwardsPerBlock: c.forwardsPerBlock, fullAccuracy: t.full.accuracy, fullForwardsPerBlock: t.full.forwardsPerBlock });

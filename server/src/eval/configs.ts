@@ -4,10 +4,38 @@
  * rule. Stop-step rules are simulated exactly (explore.ts); commit rules run for real.
  */
 import type { ParamValue } from "../../../protocol/lsp";
+import { COMMIT_ORACLE_SPEC } from "./commit-oracle";
 import { earliestStopStep, runLengthStop } from "./dt";
 import type { BlockTrajectory, StopPolicy } from "./explore";
 
-export type Family = "full" | "oracle" | "fixed" | "edit" | "edit-released" | "confidence" | "jot" | "calibrated";
+export type Family =
+  | "full"
+  | "oracle"
+  | "fixed"
+  | "edit"
+  | "edit-released"
+  | "confidence"
+  | "jot"
+  | "calibrated"
+  // issue 14: the newer peers, EDIT's per-token signal, composed policies and the commit-rule oracle
+  | "less"
+  | "klass"
+  | "eb-sampler"
+  | "stable-confident"
+  | "sched"
+  | "edit-cos"
+  | "composed"
+  | "commit-oracle";
+
+/** Families that run through the engine with a rule spec from the registry (no simulation). */
+export const PEER_FAMILIES: readonly Family[] = ["less", "klass", "eb-sampler", "stable-confident", "sched", "edit-cos", "composed"];
+
+/** One engine-run configuration of the peer families: a registry spec (maybe composed) and its params. */
+export interface PeerConfig {
+  family: Family;
+  rule: string;
+  params: Record<string, ParamValue>;
+}
 
 export interface EvalConfig {
   id: string;
@@ -30,6 +58,10 @@ export interface SweepGrid {
   confidence: number[];
   jotTauMax: number[];
   fixedPolish: number[];
+  /** The newer peers, edit-cos and composed policies (each runs through the engine). */
+  peers?: PeerConfig[];
+  /** Run the commit-rule oracle (one engine run per item, target = full's output). */
+  commitOracle?: boolean;
 }
 
 export const DEFAULT_GRID: SweepGrid = {
@@ -40,7 +72,76 @@ export const DEFAULT_GRID: SweepGrid = {
   confidence: [0.7, 0.9, 0.97],
   jotTauMax: [3, 10, 30],
   fixedPolish: [0, 2],
+  peers: defaultPeers(),
+  commitOracle: true,
 };
+
+/**
+ * The peers' sweep: each rule at its published (or documented) defaults plus its main knobs, the
+ * stop rules alone and on top of the best-known commit rules, and EDIT's parts on top of commit rules:
+ * its block stop ("edit+X", calibrated delta/Omega from bundle.json) and its per-token signal ("X+edit-cos").
+ */
+export function defaultPeers(): PeerConfig[] {
+  const P = (family: Family, rule: string, params: Record<string, ParamValue> = {}): PeerConfig => ({ family, rule, params });
+  const out: PeerConfig[] = [
+    ...[0.01, 0.1, 0.3, 1, 3].map((gamma) => P("eb-sampler", "eb-sampler", { gamma })),
+    P("klass", "klass"),
+    P("klass", "klass", { confThreshold: 0.7 }),
+    P("klass", "klass", { klThreshold: 0.1, history: 1 }),
+    P("klass", "klass", { confThreshold: 0.5, klThreshold: 0.1, history: 1 }),
+    P("less", "less"),
+    P("less", "less", { confThreshold: 0.7 }),
+    P("less", "less", { persist: 1, jsThreshold: 0.05 }),
+    P("less", "less", { confThreshold: 0.5, persist: 1, jsThreshold: 0.05 }),
+    ...[0.005, 0.02, 0.05, 0.1, 0.2].map((entropy) => P("stable-confident", "stable-confident", { entropy })),
+    P("stable-confident", "stable-confident", { entropy: 0.05, stability: 2 }),
+    // Logit margins of this model are large (a first probe stopped every block at step 1 with tauHigh 6).
+    P("sched", "sched"),
+    ...[15, 20, 30].map((tauHigh) => P("sched", "sched", { tauHigh, tauLow: 5 })),
+    P("sched", "sched", { schedule: "linear", tauHigh: 20, tauLow: 5 }),
+    P("sched", "sched", { schedule: "exp", tauHigh: 20, tauLow: 5 }),
+    P("edit-cos", "edit-cos"),
+    P("edit-cos", "edit-cos", { cosDelta: 1e-3, cosOmega: 1 }),
+    P("edit-cos", "edit-cos", { cosDelta: 1e-2, cosOmega: 1 }),
+  ];
+  // Composed policies: a stop rule on top of a commit rule, and two commit rules together.
+  const commits: [string, Record<string, ParamValue>][] = [
+    ["eb-sampler", { gamma: 0.3 }],
+    ["eb-sampler", { gamma: 1 }],
+    ["jot", { tauMax: 10 }],
+    ["klass", { klThreshold: 0.1, history: 1 }],
+  ];
+  const stops: [string, Record<string, ParamValue>][] = [
+    ["stable-confident", { entropy: 0.05 }],
+    ["sched", { tauHigh: 20, tauLow: 5 }],
+    ["edit", {}], // bundle.json's calibrated delta/Omega
+  ];
+  for (const [stop, sp] of stops) for (const [c, cp] of commits) out.push(P("composed", `${stop}+${c}`, { ...sp, ...cp }));
+  // EDIT's block stop where it adapts (tiny delta, docs/evaluation.md) on top of the two strongest commit rules.
+  const tiny = { tau: 0.03, deltaFirst: 1e-5, omegaFirst: 1, deltaLater: 1e-5, omegaLater: 1, polishSteps: 0 };
+  for (const [c, cp] of commits.slice(0, 3)) out.push(P("composed", `edit+${c}`, { ...tiny, ...cp }));
+  for (const [c, cp] of commits) out.push(P("composed", `${c}+edit-cos`, { ...cp, cosDelta: 1e-3, cosOmega: 1 }));
+  out.push(P("composed", "jot+eb-sampler", { tauMax: 10, gamma: 0.3 }));
+  return out;
+}
+
+/**
+ * The issue-14 sweep: every peer and composition, the commit-rule oracle, and a reduced EDIT grid
+ * (the tiny-delta region where it adapts, plus the paper's delta) so the run fits two shared cores.
+ */
+export const PEERS_GRID: SweepGrid = {
+  ...DEFAULT_GRID,
+  taus: [1, 0.1, 0.03],
+  deltas: [1e-7, 1e-5, 1e-3, 0.05],
+  omegas: [1, 2, 4, 6],
+  releasedDeltas: [0.05],
+};
+
+/** A configuration id from a rule spec and its params: "eb-sampler gamma=0.3". */
+export function peerId(c: PeerConfig): string {
+  const kv = Object.entries(c.params).map(([k, v]) => `${k}=${typeof v === "number" ? fmt(v) : String(v)}`);
+  return [c.rule, ...kv].join(" ");
+}
 
 /** The released rule's defaults besides delta (its THRESHOLD_PARAMS omega and polishSteps 2). */
 const RELEASED_OMEGA = 6;
@@ -151,6 +252,13 @@ export function buildConfigs(
       rules.push({ id: `jot tauMax=${tauMax}`, family: "jot", rule: "jot", params: { tauMax }, polish: 0, policy: null, earliest: null });
     }
   }
+  for (const pc of grid.peers ?? []) {
+    if (!want(pc.family)) continue;
+    rules.push({ id: peerId(pc), family: pc.family, rule: pc.rule, params: { ...pc.params }, polish: 0, policy: null, earliest: null });
+  }
+  if (grid.commitOracle && want("commit-oracle")) {
+    rules.push({ id: "commit oracle (greedy)", family: "commit-oracle", rule: COMMIT_ORACLE_SPEC, params: {}, polish: 0, policy: null, earliest: null });
+  }
   if (calibrated) rules.push(calibratedConfig(calibrated, counts, released));
 
   // The fixed baseline: every N with polish 0; with polish p > 0 only from just below the earliest stop
@@ -208,5 +316,7 @@ export function calibratedConfig(c: { rule: string; params: Record<string, Param
     return { id: "calibrated (bundle.json)", family: "calibrated", rule: "fixed", params: { n, polishSteps: polish }, polish, policy: fixedPolicy(n, polish), earliest: null };
   }
   if (c.rule === "full") return { id: "calibrated (bundle.json)", family: "calibrated", rule: "full", params: {}, polish: 0, policy: fullPolicy, earliest: null };
-  return { id: "calibrated (bundle.json)", family: "calibrated", rule: c.rule, params: { ...c.params }, polish: num(q.polishSteps, 0), policy: null, earliest: null };
+  // Any other rule runs through the engine with no params: the engine merges the task's bundle.json params
+  // under them and keeps those the rule declares (bundle.json keeps EDIT's calibrated params beside a commit rule's).
+  return { id: "calibrated (bundle.json)", family: "calibrated", rule: c.rule, params: {}, polish: 0, policy: null, earliest: null };
 }

@@ -1,6 +1,7 @@
 /** eval/<bundle>/results.md: the tables of docs/evaluation.md, generated from the EvalSummary. */
 import { chooseDefault, type ConfigSummary, type EvalSummary, type TaskSummary } from "./analyze";
 import type { Family } from "./configs";
+import { peersMarkdown } from "./peers";
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? "n/a" : `${(100 * x).toFixed(1)}%`);
 const f2 = (x: number) => x.toFixed(2);
@@ -121,6 +122,7 @@ export function evalMarkdown(s: EvalSummary, reportSplit = "test"): string {
     }
   }
   L.push("");
+  L.push(...peersMarkdown(s, reportSplit));
   L.push("## Simulation check (simulated configurations re-run through the engine)", "");
   L.push("| configuration | compared runs | identical output and forwards |", "|---|---:|---:|");
   for (const c of s.checks) L.push(`| \`${c.config}\` | ${c.compared} | ${c.identical}${c.mismatches.length ? ` (${c.mismatches.join("; ")})` : ""} |`);

@@ -17,6 +17,7 @@ import type { StopRule } from "../stop/rule";
 import { checkerFor, type TaskItem } from "../tasks/index";
 import { BatchingModel } from "./batching-model";
 import { CachedModel } from "./cached-model";
+import { COMMIT_ORACLE_SPEC, CommitOracleRule } from "./commit-oracle";
 import { buildConfigs, type EvalConfig, type Family, type SweepGrid } from "./configs";
 import { ItemExplorer, SCRIPTED_SPEC, type SimBlock } from "./explore";
 import { ScriptedRecorder, type PlannedStop } from "./scripted";
@@ -30,6 +31,8 @@ export interface ConfigAcc {
   /** Blocks whose stop equals the earliest possible step / blocks where one exists. */
   atEarliest: number;
   earliestDefined: number;
+  /** Per item: the output ids equal full's (the commit oracle's target; agreement for every rule). */
+  sameAsFull: boolean[];
   /** Per block: the step the rule ended the block's regular steps at (stop or budget) and the oracle step. */
   stopSteps: number[];
   oracleSteps: number[];
@@ -108,12 +111,15 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
     model: CachedModel;
     plan: (PlannedStop | null)[];
     lastScripted: ScriptedRecorder | null;
+    /** Full's generated ids for the current item (the commit oracle's target). */
+    fullOutput: number[];
   }
   const lanes: Lane[] = [];
   for (let i = 0; i < lanesN; i++) {
     const model = new CachedModel(shared, lanesN === 1);
-    const lane: Lane = { engine: null as unknown as Engine, model, plan: [], lastScripted: null };
+    const lane: Lane = { engine: null as unknown as Engine, model, plan: [], lastScripted: null, fullOutput: [] };
     const factory: RuleFactory = (spec, params, ctx) => {
+      if (spec === COMMIT_ORACLE_SPEC) return new CommitOracleRule(lane.fullOutput);
       if (spec !== SCRIPTED_SPEC) return createStopRule(spec, params, ctx);
       const edit = createStopRule("edit", TRAJECTORY_EDIT, ctx);
       let released: StopRule | null = null;
@@ -193,17 +199,20 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
       eosId,
     });
     const fullTraj = await explorer.fullTrajectories();
+    const fullOut = (await explorer.simulate(() => null, false)).outputIds;
+    lane.fullOutput = fullOut;
+    const sameAsFull = (ids: readonly number[]) => ids.length === fullOut.length && ids.every((x, i) => x === fullOut[i]);
     let configs = configsByTask.get(task);
     if (!configs) {
       configs = buildConfigs(opts.grid, counts, cfg.tasks[task].stop, releasedAvailable, opts.families ?? null);
       configsByTask.set(task, configs);
       if (configs.length > allConfigs.length) allConfigs = configs;
     }
-    const results: { c: EvalConfig; correct: boolean; forwards: number; blocks: SimBlock[] }[] = [];
+    const results: { c: EvalConfig; correct: boolean; forwards: number; blocks: SimBlock[]; same: boolean }[] = [];
     for (const c of configs) {
       if (c.policy) {
         const sim = await explorer.simulate(c.policy);
-        results.push({ c, correct: check(item, decode(sim.outputIds)), forwards: sim.forwards, blocks: sim.blocks });
+        results.push({ c, correct: check(item, decode(sim.outputIds)), forwards: sim.forwards, blocks: sim.blocks, same: sameAsFull(sim.outputIds) });
         if (n < (opts.checkItems ?? 0) && isChecked(c)) {
           const { trace } = await lane.engine.generate({ prompt: item.prompt, task, stop: c.rule, params: c.params });
           realRuns++;
@@ -229,12 +238,12 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
             oracle: explorer.knownTrajectory(trace.outputIds, b.index)?.oracle ?? -1,
             onFullPath: false,
           }));
-        results.push({ c, correct: check(item, trace.text), forwards: trace.totals.forwards, blocks });
+        results.push({ c, correct: check(item, trace.text), forwards: trace.totals.forwards, blocks, same: sameAsFull(trace.outputIds) });
       }
     }
     // All of the item's results land at its index in one synchronous pass: paired across configurations.
     recordDt(st.dt, fullTraj, opts.grid.taus, releasedAvailable);
-    for (const r of results) accumulate(st.configs, r.c, n, r.correct, r.forwards, r.blocks);
+    for (const r of results) accumulate(st.configs, r.c, n, r.correct, r.forwards, r.blocks, r.same);
     st.items++;
     scriptedRuns += explorer.scriptedRuns;
     lane.model.clear();
@@ -294,6 +303,7 @@ function compact(st: SplitTaskAcc): void {
     const keep = a.correct.map((_, i) => i).filter((i) => a.correct[i] !== undefined);
     a.correct = keep.map((i) => a.correct[i]);
     a.forwards = keep.map((i) => a.forwards[i]);
+    a.sameAsFull = keep.map((i) => a.sameAsFull[i]);
   }
 }
 
@@ -310,10 +320,11 @@ function isChecked(c: EvalConfig): boolean {
   );
 }
 
-function accumulate(map: Map<string, ConfigAcc>, c: EvalConfig, index: number, correct: boolean, forwards: number, blocks: SimBlock[]): void {
-  const a = map.get(c.id) ?? { correct: [], forwards: [], blocks: 0, stops: 0, atEarliest: 0, earliestDefined: 0, stopSteps: [], oracleSteps: [] };
+function accumulate(map: Map<string, ConfigAcc>, c: EvalConfig, index: number, correct: boolean, forwards: number, blocks: SimBlock[], same: boolean): void {
+  const a = map.get(c.id) ?? { correct: [], forwards: [], sameAsFull: [], blocks: 0, stops: 0, atEarliest: 0, earliestDefined: 0, stopSteps: [], oracleSteps: [] };
   a.correct[index] = correct;
   a.forwards[index] = forwards;
+  a.sameAsFull[index] = same;
   for (const b of blocks) {
     a.blocks++;
     if (b.stop !== null) a.stops++;

@@ -157,3 +157,15 @@ export function paretoFront<T extends { forwardsPerBlock: number; accuracy: numb
   }
   return front;
 }
+
+/**
+ * 95 % Wilson score interval for k successes out of n (z = 1.959964), as training/edit_dllm/report.py:
+ * centre (k + z^2/2) / (n + z^2), half-width z sqrt(k (n - k) / n + z^2/4) / (n + z^2). [0, 1] when n = 0.
+ */
+export function wilson(k: number, n: number, z = 1.959964): [number, number] {
+  if (n === 0) return [0, 1];
+  const z2 = z * z;
+  const centre = (k + z2 / 2) / (n + z2);
+  const half = (z * Math.sqrt((k * (n - k)) / n + z2 / 4)) / (n + z2);
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
