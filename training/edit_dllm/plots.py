@@ -21,7 +21,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"edit": "tab:blue", "edit-released": "tab:purple", "confidence": "tab:green", "jot": "tab:olive"}
+COLORS = {"edit": "tab:blue", "edit-released": "tab:purple", "confidence": "tab:green", "jot": "tab:olive",
+          # issue 14: the newer peers, EDIT's per-token signal, composed policies, the commit-rule oracle
+          "less": "tab:pink", "klass": "tab:brown", "eb-sampler": "tab:red", "stable-confident": "tab:cyan",
+          "sched": "tab:orange", "edit-cos": "navy", "composed": "magenta", "commit-oracle": "gold"}
+# The peers figure (pareto-peers.*) leaves out EDIT's block-rule sweeps, which crowd the low-forward corner.
+PEER_FIGURE_SKIP = ("edit", "edit-released")
 TAU_COLORS = ["tab:blue", "tab:cyan", "tab:orange", "tab:red", "tab:brown"]
 
 
@@ -50,14 +55,14 @@ def _panels(n: int):
     return fig, [ax for row in axes for ax in row]
 
 
-def plot_pareto(summary: dict, split: str, out: Path) -> list[Path]:
+def plot_pareto(summary: dict, split: str, out: Path, skip: tuple[str, ...] = (), name: str = "pareto") -> list[Path]:
     tasks = summary["splits"][split]
     fig, axes = _panels(len(tasks))
     taus = sorted({c["params"]["tau"] for t in tasks.values() for c in t["configs"] if c["family"] == "edit"}, reverse=True)
     for ax, (task, t) in zip(axes, tasks.items()):
         groups: dict[str, list[dict]] = {}
         for c in t["configs"]:
-            if c["family"] != "calibrated":
+            if c["family"] != "calibrated" and c["family"] not in skip:
                 groups.setdefault(_family_key(c), []).append(c)
         for key, cs in groups.items():
             pts = [(c["forwardsPerBlock"], 100 * c["accuracy"]) for c in cs]
@@ -96,7 +101,7 @@ def plot_pareto(summary: dict, split: str, out: Path) -> list[Path]:
         ax.axis("off")
     fig.suptitle(f"{summary['bundle']}: accuracy vs forwards (budget {summary['budget']} per block)")
     fig.tight_layout()
-    return _save(fig, out / "pareto")
+    return _save(fig, out / name)
 
 
 def plot_dt(summary: dict, split: str, out: Path) -> list[Path]:
@@ -146,7 +151,11 @@ def main(argv=None) -> int:
     summary = json.loads(a.eval.read_text())
     if a.split not in summary["splits"]:
         raise SystemExit(f"{a.eval}: no split {a.split!r}; it has {sorted(summary['splits'])}")
-    for p in plot_pareto(summary, a.split, a.out) + plot_dt(summary, a.split, a.out):
+    paths = plot_pareto(summary, a.split, a.out) + plot_dt(summary, a.split, a.out)
+    families = {c["family"] for t in summary["splits"][a.split].values() for c in t["configs"]}
+    if families & {"less", "klass", "eb-sampler", "stable-confident", "sched", "composed"}:
+        paths += plot_pareto(summary, a.split, a.out, skip=PEER_FIGURE_SKIP, name="pareto-peers")
+    for p in paths:
         print(f"wrote {p}")
     return 0
 
