@@ -30,6 +30,27 @@ export interface StepTrace {
   /** Milliseconds in the model forward vs in the stop rule's bookkeeping. */
   forwardMs: number;
   ruleMs: number;
+  /** Tokens computed in this forward (the whole sequence without a K/V cache; optional: older traces lack it). */
+  forwardTokens?: number;
+  /** With a K/V cache: true when this forward recomputed the cache (a refresh), false when it read it. */
+  refreshed?: boolean;
+}
+
+/** How the request's context was fitted and cached (optional: older traces lack it). */
+export interface ContextTrace {
+  /** The model's limit on prompt + generation tokens (bundle.json model.max_len); null = none. */
+  maxLen: number | null;
+  /** Prompt tokens dropped from the left to fit maxLen (completions only; generate refuses instead). */
+  droppedTokens: number;
+  /** The cache mode asked for and the one that ran (a graph without past K/V runs `none`). */
+  cacheRequested: "none" | "prefix" | "dual";
+  cacheMode: "none" | "prefix" | "dual";
+  /** Refresh after this many forwards per capture; null = at block starts only. */
+  cacheRefreshEvery: number | null;
+  /** Prompt tokens whose K/V came from the cross-request prefix cache. */
+  promptCacheTokens: number;
+  /** Why the mode that ran differs from the one asked for, when it does. */
+  note?: string;
 }
 
 export interface CertificateFlags {
@@ -81,6 +102,7 @@ export interface GenerationTrace {
   blockLength: number;
   steps: number;
   blocks: BlockTrace[];
+  context?: ContextTrace;
   totals: {
     forwards: number;
     budget: number;

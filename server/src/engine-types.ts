@@ -8,9 +8,24 @@ export interface EngineOptions {
   /** Bundle directory; defaults to the embedded bundle under models/. */
   bundleDir?: string;
   provider?: ProviderChoice;
-  /** ORT intra-op threads (default: ORT's choice). */
+  /** ORT intra-op threads (default 1: under contention more threads made forwards slower, issue 11). */
   threads?: number;
+  /** K/V cache mode when a request names none (default "none", the exact baseline). */
+  cache?: CacheMode;
+  /** Cache refresh after this many forwards per capture; null/absent = at block starts only. */
+  cacheRefreshEvery?: number | null;
+  /** Byte bound of the cross-request prompt K/V cache (default 64 MiB; 0 turns it off). */
+  promptCacheBytes?: number;
 }
+
+export type { CacheMode } from "./model/kv-cache-model";
+import type { CacheMode } from "./model/kv-cache-model";
+
+/**
+ * What to do when prompt + genLength exceed the model's max_len: "refuse" (generate, CLI: a RequestError
+ * naming the limit and both lengths) or "truncate" (inline completion: drop prompt tokens from the left).
+ */
+export type ContextOverflow = "refuse" | "truncate";
 
 export interface GenerateRequest {
   /** Raw prompt text; the task's template is applied unless `raw` is true. */
@@ -25,6 +40,12 @@ export interface GenerateRequest {
   temperature?: number;
   seed?: number;
   raw?: boolean;
+  /** Default "refuse". */
+  overflow?: ContextOverflow;
+  /** K/V cache mode for this request (default: the engine's setting). */
+  cache?: CacheMode;
+  /** Refresh the cache after this many forwards per capture (1 = every forward, equal to `none`). */
+  cacheRefreshEvery?: number | null;
   signal?: AbortSignal;
   onStep?: (event: StepEvent) => void;
 }

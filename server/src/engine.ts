@@ -9,8 +9,12 @@ import { checkBlockGeometry } from "./bundle/bundle-json";
 import { checkModelAgainstBundle, loadBundle, type LoadedBundle } from "./bundle/load";
 import { defaultBundleDir } from "./bundle/locate";
 import { RequestError } from "./errors";
+import { CACHE_MODES, KvCacheModel } from "./model/kv-cache-model";
 import { createOnnxModel } from "./model/onnx-model";
-import type { DllmModel } from "./model/types";
+import { PrefixKvCache } from "./model/prefix-cache";
+import { isCacheGraphModel, type DllmModel } from "./model/types";
+import type { ContextTrace } from "../../protocol/trace";
+import { fitContext } from "./context-limit";
 import { denoise } from "./sampler/denoise";
 import { buildTrace, idsBeforeEos } from "./sampler/trace";
 import type { RuleContext } from "./stop/context";
@@ -33,8 +37,10 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
   if (!model) {
     const onnx = await createOnnxModel(bundle.modelPath, {
       provider: opts.provider ?? "auto",
-      threads: opts.threads,
+      threads: opts.threads ?? 1,
       probes: bundle.config.probes,
+      shift: bundle.config.model.shift ?? false,
+      padId: bundle.config.ids.pad,
     });
     // One forward on two masks: fills the widths ONNX metadata leaves symbolic, and warms the session up.
     const probe = await onnx.forward(new Int32Array([bundle.config.ids.mask, bundle.config.ids.mask]));
@@ -55,19 +61,36 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
     tasks: Object.keys(bundle.config.tasks),
     defaultTask: bundle.config.default_task,
   };
-  return new BundleEngine(bundle, model, info, internals.createRule ?? createStopRule);
+  for (const [field, v] of Object.entries({ cache: opts.cache })) {
+    if (v !== undefined && !(CACHE_MODES as readonly string[]).includes(v)) throw new RequestError(field, `one of ${CACHE_MODES.join(", ")}`, String(v));
+  }
+  return new BundleEngine(bundle, model, info, internals.createRule ?? createStopRule, opts);
 }
+
+/** Default byte bound of the cross-request prompt K/V cache. */
+export const DEFAULT_PROMPT_CACHE_BYTES = 64 * 1024 * 1024;
 
 class BundleEngine implements Engine {
   /** Generations run one at a time: the model reuses its input buffers between forwards. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Prompt K/V across requests (cache modes prefix/dual on a cache graph). */
+  private readonly prompts: PrefixKvCache | null;
 
   constructor(
     private readonly bundle: LoadedBundle,
     private readonly model: DllmModel,
     readonly info: EngineInfo,
     private readonly createRule: RuleFactory,
-  ) {}
+    private readonly opts: EngineOptions = {},
+  ) {
+    const bytes = opts.promptCacheBytes ?? DEFAULT_PROMPT_CACHE_BYTES;
+    this.prompts = bytes > 0 && isCacheGraphModel(model) ? new PrefixKvCache(bytes) : null;
+  }
+
+  /** Counters of the cross-request prompt cache (null without one). */
+  promptCacheStats() {
+    return this.prompts?.stats() ?? null;
+  }
 
   generate(req: GenerateRequest): Promise<GenerateResponse> {
     const run = this.queue.then(
@@ -84,8 +107,6 @@ class BundleEngine implements Engine {
     const taskName = req.task ?? config.default_task;
     const task = config.tasks[taskName];
     if (!task) throw new RequestError("task", `one of ${Object.keys(config.tasks).join(", ")}`, taskName);
-    const inputText = req.raw ? req.prompt : task.template.split("{prompt}").join(req.prompt);
-    const promptIds = tokenizer.encode(inputText);
     const genLength = req.genLength ?? config.generation.gen_length;
     const blockLength = req.blockLength ?? config.generation.block_length;
     const steps = req.steps ?? config.generation.steps;
@@ -97,6 +118,29 @@ class BundleEngine implements Engine {
     });
     const temperature = req.temperature ?? 0;
     if (!(temperature >= 0)) throw new RequestError("temperature", "a number >= 0", String(req.temperature));
+    const maxLen = config.model.max_len ?? null;
+    // Before any forward: a prompt past the model's learned positions must never reach ONNX Runtime.
+    const { promptIds, droppedTokens } = fitContext({
+      template: req.raw ? "{prompt}" : task.template,
+      prompt: req.prompt,
+      encode: (t) => tokenizer.encode(t),
+      genLength,
+      maxLen,
+      overflow: req.overflow ?? "refuse",
+    });
+    const cacheRequested = req.cache ?? this.opts.cache ?? "none";
+    if (!(CACHE_MODES as readonly string[]).includes(cacheRequested)) {
+      throw new RequestError("cache", `one of ${CACHE_MODES.join(", ")}`, String(cacheRequested));
+    }
+    const refreshEvery = req.cacheRefreshEvery !== undefined ? req.cacheRefreshEvery : (this.opts.cacheRefreshEvery ?? null);
+    if (refreshEvery !== null && !(Number.isInteger(refreshEvery) && refreshEvery >= 1)) {
+      throw new RequestError("cacheRefreshEvery", "an integer >= 1 (or null: refresh at block starts)", String(refreshEvery));
+    }
+    const graph = this.model;
+    const cacheGraph = isCacheGraphModel(graph) ? graph : null;
+    const cacheMode = cacheGraph ? cacheRequested : "none";
+    const model = cacheGraph ? new KvCacheModel(cacheGraph, { mode: cacheMode, refreshEvery }, this.prompts) : graph;
+    const reused0 = this.prompts?.stats().reusedTokens ?? 0;
 
     const spec = req.stop ?? task.stop.rule;
     const userParams = req.params ?? {};
@@ -107,7 +151,7 @@ class BundleEngine implements Engine {
       defaults: task.stop.params,
     };
     const rule = this.createRule(spec, userParams, ctx);
-    const run = await denoise(this.model, rule, {
+    const run = await denoise(model, rule, {
       promptIds,
       genLength,
       blockLength,
@@ -138,6 +182,16 @@ class BundleEngine implements Engine {
       text,
       performance.now() - wall0,
     );
+    const context: ContextTrace = {
+      maxLen,
+      droppedTokens,
+      cacheRequested,
+      cacheMode,
+      cacheRefreshEvery: refreshEvery,
+      promptCacheTokens: (this.prompts?.stats().reusedTokens ?? 0) - reused0,
+    };
+    if (cacheRequested !== cacheMode) context.note = "model.onnx takes no past K/V (not a cache graph): ran without a cache";
+    trace.context = context;
     return { text, trace };
   }
 

@@ -161,6 +161,30 @@ def export_cache_bundle_graph(model: nn.Module, probe_paths: Sequence[str] | str
     return names, {"layers": cfg.n_layers, "kv_heads": cfg.n_heads, "head_dim": cfg.d_model // cfg.n_heads}
 
 
+def reexport_cache_graph(bundle_dir: str | Path, out_onnx: str | Path | None = None) -> dict:
+    """Re-export a bundle's model.onnx as the cache graph from its reference/ weights (the same probes as
+    bundle.json lists) and record model.cache / max_len / positions / shift in its bundle.json (written
+    only when out_onnx is the bundle's own model.onnx). Returns the updated bundle.json dict."""
+    from .reference_weights import load_reference_model
+    bundle_dir = Path(bundle_dir)
+    bundle = read_bundle_json(bundle_dir)
+    model = load_reference_model(bundle_dir)
+    wanted = list(bundle["probes"].values())
+    paths = [p for p in lora_b_paths(model) if clean_module_name(p) in wanted]
+    paths.sort(key=lambda p: wanted.index(clean_module_name(p)))
+    if len(paths) != len(wanted):
+        raise ProbePathError(f"bundle.json probes {wanted} not all found among the reference model's LoRA-B modules")
+    target = Path(out_onnx) if out_onnx else bundle_dir / "model.onnx"
+    _, cache = export_cache_bundle_graph(model, paths, target)
+    cfg = (model.get_base_model() if hasattr(model, "get_base_model") else model).cfg
+    bundle["model"].update({"max_len": cfg.max_len if cfg.positions == "learned" else None,
+                            "positions": "rope" if cfg.positions == "rope" else "learned",
+                            "shift": False, "cache": cache})
+    if target.resolve() == (bundle_dir / "model.onnx").resolve():
+        write_bundle_json(bundle_dir, bundle)
+    return bundle
+
+
 def output_names(probe_paths: Sequence[str]) -> list[str]:
     return ["logits"] + [f"act.{clean_module_name(p)}" for p in probe_paths]
 
@@ -210,7 +234,7 @@ def export_onnx(model: nn.Module, probe_paths: Sequence[str] | str, out_path: st
 class OnnxForward:
     """Runs a bundle's model.onnx: ids [B, S] -> (logits, {module: act}) as torch tensors."""
 
-    def __init__(self, onnx_path: str | Path, threads: int = 1) -> None:
+    def __init__(self, onnx_path: str | Path, threads: int = 1, pad_id: int | None = None) -> None:
         import onnxruntime as ort
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
@@ -218,10 +242,26 @@ class OnnxForward:
         # No spinning after a run: the sampler's own numpy work runs between forwards.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-        self.outputs = [o.name for o in self.session.get_outputs()]
+        # A cache graph (onnx_cache_export.py) runs here without a cache: past length 0, every row wanted.
+        self.past = [i for i in self.session.get_inputs() if i.name.startswith("past_")]
+        self.outputs = [o.name for o in self.session.get_outputs() if not o.name.startswith("present_")]
+        if pad_id is None and self.past and (Path(onnx_path).parent / "bundle.json").exists():
+            pad_id = int(read_bundle_json(Path(onnx_path).parent)["ids"]["pad"])  # positions skip left pads
+        self.pad_id = pad_id
+
+    def feed(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        feed = {"input_ids": ids}
+        if self.past:
+            b, s = ids.shape
+            keep = (ids != self.pad_id) if self.pad_id is not None else np.ones_like(ids, dtype=bool)
+            feed["position_ids"] = np.maximum(np.cumsum(keep, axis=1) - 1, 0).astype(np.int64)
+            feed["want"] = np.array([0, s], dtype=np.int64)
+            for i in self.past:
+                feed[i.name] = np.zeros((b, i.shape[1], 0, i.shape[3]), dtype=np.float32)
+        return feed
 
     def __call__(self, ids: torch.Tensor):
-        res = self.session.run(None, {"input_ids": ids.cpu().numpy().astype(np.int64)})
+        res = self.session.run(self.outputs, self.feed(ids.cpu().numpy().astype(np.int64)))
         out = dict(zip(self.outputs, res))
         acts = {k[len("act."):]: torch.from_numpy(v) for k, v in out.items() if k.startswith("act.")}
         return torch.from_numpy(out["logits"]), acts
@@ -323,15 +363,22 @@ def write_bundle_json(bundle_dir: str | Path, bundle: Mapping) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True, help="checkpoint written by train.py (loaded with edit_dllm.checkpoint_io)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--checkpoint", help="checkpoint written by train.py (loaded with edit_dllm.checkpoint_io)")
+    ap.add_argument("--cache-bundle", help="re-export this bundle's model.onnx as the cache graph from its reference/ weights")
+    ap.add_argument("--out")
     ap.add_argument("--probes", default="default", help="default | all-qkv | comma-separated LoRA-B paths")
     ap.add_argument("--opset", type=int, default=18)
     ap.add_argument("--external-data", action="store_true")
     ap.add_argument("--legacy", action="store_true", help="TorchScript tracer (allows --opset 17)")
     a = ap.parse_args(argv)
-    from .checkpoint_io import load_peft_model
     torch.set_num_threads(1)
+    if a.cache_bundle:
+        bundle = reexport_cache_graph(a.cache_bundle, a.out)
+        print(json.dumps({"bundle": a.cache_bundle, "model": bundle["model"]}))
+        return
+    if not a.checkpoint or not a.out:
+        ap.error("--checkpoint and --out are required (or --cache-bundle DIR)")
+    from .checkpoint_io import load_peft_model
     model, _ = load_peft_model(a.checkpoint)
     probes = a.probes if a.probes in ("default", "all-qkv") else a.probes.split(",")
     names = export_onnx(model, probes, a.out, opset=a.opset, external_data=a.external_data, dynamo=not a.legacy)

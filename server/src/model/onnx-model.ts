@@ -6,7 +6,18 @@ import * as ort from "onnxruntime-node";
 import type { ProviderChoice } from "../engine-types";
 import { ModelError } from "../errors";
 import { acceleratorLibrariesPresent, providerCandidates } from "./providers";
-import type { Activation, BatchForwardResult, DllmModel, ForwardResult } from "./types";
+import type {
+  Activation,
+  BatchForwardResult,
+  CacheForwardRequest,
+  CacheForwardResult,
+  CacheGraphModel,
+  DllmModel,
+  ForwardRequest,
+  ForwardResult,
+  KvGeometry,
+  KvSpan,
+} from "./types";
 
 export interface OnnxModelOptions {
   provider?: ProviderChoice;
@@ -15,6 +26,10 @@ export interface OnnxModelOptions {
   probes: Record<string, string>;
   /** Called with one line per provider that failed before the one that runs (for a stderr note). */
   onFallback?: (provider: string, error: Error) => void;
+  /** bundle.json model.shift (cache graphs only). */
+  shift?: boolean;
+  /** bundle.json ids.pad: a cache graph takes positions from the caller, counted over non-pad tokens. */
+  padId?: number;
 }
 
 export interface OnnxModelInfo {
@@ -41,11 +56,13 @@ export async function createOnnxModel(modelPath: string, opts: OnnxModelOptions)
     try {
       const session = await ort.InferenceSession.create(modelPath, {
         executionProviders: [provider],
-        ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+        ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
         graphOptimizationLevel: "all",
         logSeverityLevel: 3,
       });
-      return new OnnxDllmModel(session, provider, opts.probes);
+      return session.inputNames.includes("past_key.0")
+        ? new OnnxCacheGraphModel(session, provider, opts.probes, opts.shift ?? false, opts.padId ?? null)
+        : new OnnxDllmModel(session, provider, opts.probes);
     } catch (e) {
       lastError = e as Error;
       if (candidates.length > 1) opts.onFallback?.(provider, lastError);
@@ -58,16 +75,19 @@ export async function createOnnxModel(modelPath: string, opts: OnnxModelOptions)
   );
 }
 
+/** Input buffers kept for reuse: the most recent shapes (one generation uses one or two). */
+const MAX_FEED_SHAPES = 8;
+
 export class OnnxDllmModel implements DllmModel {
   readonly info: OnnxModelInfo;
-  private readonly fetchNames: string[];
+  protected readonly fetchNames: string[];
   /** Reused input buffers by total element count (batch * seq): no per-step allocation of the feed. */
   private readonly feeds = new Map<string, { buf: BigInt64Array; tensor: ort.Tensor }>();
 
   constructor(
-    private readonly session: ort.InferenceSession,
+    protected readonly session: ort.InferenceSession,
     readonly provider: string,
-    private readonly probes: Record<string, string>,
+    protected readonly probes: Record<string, string>,
   ) {
     const outputWidths = new Map<string, number>();
     for (const m of session.outputMetadata) {
@@ -85,31 +105,36 @@ export class OnnxDllmModel implements DllmModel {
     this.fetchNames = ["logits", ...Object.keys(probes).filter((n) => session.outputNames.includes(n))];
   }
 
-  private feed(ids: ArrayLike<number>, rows: number, seq: number): ort.Tensor {
-    const key = `${rows}x${seq}`;
+  protected feed(ids: ArrayLike<number>, rows: number, seq: number, slot = "ids"): ort.Tensor {
+    const key = `${slot}:${rows}x${seq}`;
     let f = this.feeds.get(key);
-    if (!f) {
+    if (f) {
+      // Most recently used last (Map keeps insertion order).
+      this.feeds.delete(key);
+    } else {
       const buf = new BigInt64Array(rows * seq);
       f = { buf, tensor: new ort.Tensor("int64", buf, [rows, seq]) };
-      this.feeds.set(key, f);
+      // Bounded (issue 15): each new prompt length used to leave its buffer behind for good.
+      while (this.feeds.size >= MAX_FEED_SHAPES) this.feeds.delete(this.feeds.keys().next().value!);
     }
+    this.feeds.set(key, f);
     for (let i = 0; i < ids.length; i++) f.buf[i] = BigInt(ids[i]);
     return f.tensor;
   }
 
-  private async run(input: ort.Tensor): Promise<{ logits: ort.Tensor; acts: Map<string, Activation> }> {
-    const out = await this.session.run({ input_ids: input }, this.fetchNames);
+  protected async run(feeds: Record<string, ort.Tensor>, extraFetch: readonly string[] = []): Promise<{ logits: ort.Tensor; acts: Map<string, Activation>; out: ort.InferenceSession.ReturnType }> {
+    const out = await this.session.run(feeds, [...this.fetchNames, ...extraFetch]);
     const acts = new Map<string, Activation>();
     for (const [outName, module] of Object.entries(this.probes)) {
       const t = out[outName];
       if (!t) continue;
       acts.set(module, { data: t.data as Float32Array, dim: t.dims[t.dims.length - 1] });
     }
-    return { logits: out.logits, acts };
+    return { logits: out.logits, acts, out };
   }
 
-  async forward(ids: Int32Array): Promise<ForwardResult> {
-    const { logits, acts } = await this.run(this.feed(ids, 1, ids.length));
+  async forward(ids: Int32Array, _request?: ForwardRequest): Promise<ForwardResult> {
+    const { logits, acts } = await this.run({ input_ids: this.feed(ids, 1, ids.length) });
     // A v1 graph returns every row; the caller indexes rows by absolute position (rowStart 0).
     return { rowStart: 0, logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts };
   }
@@ -119,11 +144,139 @@ export class OnnxDllmModel implements DllmModel {
     if (rows.some((r) => r.length !== seq)) throw new ModelError("forwardBatch: rows must have equal length (left-pad them)");
     const flat = new Int32Array(rows.length * seq);
     rows.forEach((r, i) => flat.set(r, i * seq));
-    const { logits, acts } = await this.run(this.feed(flat, rows.length, seq));
+    const { logits, acts } = await this.run(this.batchFeeds(flat, rows.length, seq));
     return { batch: rows.length, seq, vocab: logits.dims[2], logits: logits.data as Float32Array, activations: acts };
+  }
+
+  protected batchFeeds(flat: Int32Array, rows: number, seq: number): Record<string, ort.Tensor> {
+    return { input_ids: this.feed(flat, rows, seq) };
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
+  }
+}
+
+/**
+ * The cache graph (helpers' seam §2: input_ids, position_ids, past_key/value.{i}, want -> logits and
+ * probes of the wanted rows, present_key/value.{i}). Without a cache (forward/forwardBatch) it runs
+ * with past length 0 and returns only the wanted rows; kv-cache-model.ts drives forwardCache.
+ */
+export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphModel {
+  readonly kv: KvGeometry;
+  private readonly presentNames: string[];
+  private readonly emptyPast = new Map<number, Record<string, ort.Tensor>>();
+
+  constructor(
+    session: ort.InferenceSession,
+    provider: string,
+    probes: Record<string, string>,
+    readonly shift: boolean,
+    /** Left pads of batched rows; single sequences carry none. */
+    private readonly padId: number | null,
+  ) {
+    super(session, provider, probes);
+    for (const need of ["position_ids", "want"]) {
+      if (!session.inputNames.includes(need)) {
+        throw new ModelError(`model.onnx has past_key.0 but no "${need}" input: not a cache graph (inputs: ${session.inputNames.join(", ")})`, provider);
+      }
+    }
+    const layers = session.inputNames.filter((n) => n.startsWith("past_key.")).length;
+    const meta = session.inputMetadata.find((m) => m.name === "past_key.0");
+    const shape = meta && meta.isTensor ? meta.shape : [];
+    const kvHeads = shape[1];
+    const headDim = shape[3];
+    if (typeof kvHeads !== "number" || typeof headDim !== "number") {
+      throw new ModelError(`model.onnx: past_key.0 must have fixed kv_heads and head_dim axes, found [${shape.join(", ")}]`, provider);
+    }
+    this.kv = { layers, kvHeads, headDim };
+    this.presentNames = [];
+    for (let i = 0; i < layers; i++) {
+      for (const kind of ["key", "value"]) {
+        const name = `present_${kind}.${i}`;
+        if (!session.outputNames.includes(name)) throw new ModelError(`model.onnx: cache graph lacks the output "${name}"`, provider);
+        this.presentNames.push(name);
+      }
+    }
+  }
+
+  private wantTensor(start: number, end: number): ort.Tensor {
+    return new ort.Tensor("int64", BigInt64Array.from([BigInt(start), BigInt(end)]), [2]);
+  }
+
+  private pastFeeds(batch: number, past: KvSpan | null): Record<string, ort.Tensor> {
+    const { layers, kvHeads, headDim } = this.kv;
+    if (!past || past.length === 0) {
+      let empty = this.emptyPast.get(batch);
+      if (!empty) {
+        empty = {};
+        const t = new ort.Tensor("float32", new Float32Array(0), [batch, kvHeads, 0, headDim]);
+        for (let i = 0; i < layers; i++) empty[`past_key.${i}`] = empty[`past_value.${i}`] = t;
+        this.emptyPast.set(batch, empty);
+      }
+      return empty;
+    }
+    if (past.layers.length !== layers) throw new ModelError(`past K/V has ${past.layers.length} layers, the graph ${layers}`);
+    const feeds: Record<string, ort.Tensor> = {};
+    const dims = [1, kvHeads, past.length, headDim];
+    past.layers.forEach((l, i) => {
+      feeds[`past_key.${i}`] = new ort.Tensor("float32", l.key, dims);
+      feeds[`past_value.${i}`] = new ort.Tensor("float32", l.value, dims);
+    });
+    return feeds;
+  }
+
+  /** Positions that count only non-pad tokens (as the v1 graph computes them inside), per row. */
+  private positionsOf(flat: Int32Array, rows: number, seq: number, padId: number | null): Int32Array {
+    const pos = new Int32Array(flat.length);
+    for (let r = 0; r < rows; r++) {
+      let n = 0;
+      for (let j = 0; j < seq; j++) {
+        const real = padId === null || flat[r * seq + j] !== padId;
+        pos[r * seq + j] = Math.max(0, n + (real ? 1 : 0) - 1);
+        if (real) n++;
+      }
+    }
+    return pos;
+  }
+
+  override async forward(ids: Int32Array, request?: ForwardRequest): Promise<ForwardResult> {
+    const start = request?.want?.start ?? 0;
+    const end = request?.want?.end ?? ids.length;
+    const { logits, acts } = await this.run({
+      input_ids: this.feed(ids, 1, ids.length),
+      position_ids: this.feed(this.positionsOf(ids, 1, ids.length, this.padId), 1, ids.length, "pos"),
+      want: this.wantTensor(start, end),
+      ...this.pastFeeds(1, null),
+    });
+    return { rowStart: start, logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts };
+  }
+
+  protected override batchFeeds(flat: Int32Array, rows: number, seq: number): Record<string, ort.Tensor> {
+    return {
+      input_ids: this.feed(flat, rows, seq),
+      position_ids: this.feed(this.positionsOf(flat, rows, seq, this.padId), rows, seq, "pos"),
+      want: this.wantTensor(0, seq),
+      ...this.pastFeeds(rows, null),
+    };
+  }
+
+  async forwardCache(req: CacheForwardRequest): Promise<CacheForwardResult> {
+    const q = req.ids.length;
+    if (req.positions.length !== q) throw new ModelError(`forwardCache: ${q} query ids but ${req.positions.length} positions`);
+    const { logits, acts, out } = await this.run(
+      {
+        input_ids: this.feed(req.ids, 1, q),
+        position_ids: this.feed(req.positions, 1, q, "pos"),
+        want: this.wantTensor(req.want.start, req.want.end),
+        ...this.pastFeeds(1, req.past),
+      },
+      this.presentNames,
+    );
+    const layers: KvSpan["layers"] = [];
+    for (let i = 0; i < this.kv.layers; i++) {
+      layers.push({ key: out[`present_key.${i}`].data as Float32Array, value: out[`present_value.${i}`].data as Float32Array });
+    }
+    return { logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts, present: { length: q, layers } };
   }
 }

@@ -26,6 +26,65 @@ export interface ForwardResult {
   vocab: number;
   /** Probe activations keyed by module name (bundle.json probes' values). */
   activations: Map<string, Activation>;
+  /** What a cache-aware model did for this forward (kv-cache-model.ts); absent for plain models. */
+  cache?: ForwardCacheNote;
+}
+
+/** Per-forward cache bookkeeping, copied into the trace's step (protocol/trace.ts). */
+export interface ForwardCacheNote {
+  /** Tokens computed in this forward (the query length): the whole sequence without a cache. */
+  tokens: number;
+  /** True when this forward recomputed the cached K/V (a refresh), false when it read them. */
+  refreshed: boolean;
+}
+
+/** K/V geometry of a cache graph (bundle.json model.cache). */
+export interface KvGeometry {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/**
+ * K/V of `length` positions for batch 1: per layer, key and value row-major [kvHeads, length, headDim],
+ * rotary already applied to K (helpers' seam §2). Position order is free (attention has no mask).
+ */
+export interface KvSpan {
+  length: number;
+  layers: { key: Float32Array; value: Float32Array }[];
+}
+
+/** One forward of the cache graph: the query tokens attend to `past` and to themselves. */
+export interface CacheForwardRequest {
+  /** Query token ids (batch 1). */
+  ids: Int32Array;
+  /** Absolute position of each query token. */
+  positions: Int32Array;
+  /** Cached K/V (null = none). */
+  past: KvSpan | null;
+  /** Query rows [start, end) (0-based within the query) whose logits and activations come back. */
+  want: { start: number; end: number };
+}
+
+export interface CacheForwardResult {
+  /** Row-major [want rows, vocab]. */
+  logits: Float32Array;
+  vocab: number;
+  activations: Map<string, Activation>;
+  /** K/V of every query position, in query order. */
+  present: KvSpan;
+}
+
+/** A model whose graph takes past K/V (bundle.json model.cache != null). */
+export interface CacheGraphModel extends DllmModel {
+  readonly kv: KvGeometry;
+  /** Dream family: row j's logits come from hidden j - 1, so a query must start before the first wanted row. */
+  readonly shift: boolean;
+  forwardCache(req: CacheForwardRequest): Promise<CacheForwardResult>;
+}
+
+export function isCacheGraphModel(m: DllmModel): m is CacheGraphModel {
+  return typeof (m as Partial<CacheGraphModel>).forwardCache === "function" && (m as Partial<CacheGraphModel>).kv !== undefined;
 }
 
 export interface BatchForwardResult {

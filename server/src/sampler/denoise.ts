@@ -178,6 +178,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
         polish: false,
         forwardMs,
         ruleMs,
+        ...cacheFields(res),
       });
 
       if (stopNow) {
@@ -202,6 +203,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
             polish: true,
             forwardMs: ms,
             ruleMs: 0,
+            ...cacheFields(pres),
           });
         }
         break;
@@ -222,6 +224,11 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
     forwardMs: forwardMsTotal,
     ruleMs: ruleMsTotal,
   };
+}
+
+/** The trace's per-forward cache fields (token count, refresh), when the model reports them. */
+function cacheFields(res: ForwardResult): Pick<StepTrace, "forwardTokens" | "refreshed"> {
+  return res.cache ? { forwardTokens: res.cache.tokens, refreshed: res.cache.refreshed } : {};
 }
 
 function countMasked(ids: Int32Array, start: number, end: number, maskId: number): number {
