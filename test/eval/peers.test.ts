@@ -80,5 +80,5 @@ test("taskPeers: val-chosen picks, holding on test, the composed target and the 
   assert.equal(tp.commitOracle?.forwardsPerBlock, 1.2);
   const md = peersMarkdown(summary()).join("\n");
   assert.match(md, /\*\*target met\*\*/);
-  assert.match(md, /\| arith \| eb-sampler \| `eb-sampler gamma=0.3` \| 30.0 % \(10.8-60.3\) \| 3.00 \| no \| 0\/2, p=0.500 \|/);
+  assert.match(md, /\| arith \| eb-sampler \| `eb-sampler gamma=0.3` \| 30.0 % \(10.8-60.3\) \| 3.00 \| 2.50x \| no \| 0\/2, p=0.500 \|/);
 });

@@ -209,20 +209,27 @@ export function peersMarkdown(s: EvalSummary, reportSplit = "test"): string[] {
       `forwards per block, "holds" = ${reportSplit} accuracy >= full - ${s.tolerance}; McNemar: discordant items (this rule only / the other only), exact p.`,
     "",
   );
-  L.push("| task | family | val-chosen setting | accuracy (95 % CI) | forwards/block | holds | vs full | vs composed |");
-  L.push("|---|---|---|---:|---:|:---:|---|---|");
+  L.push("| task | family | val-chosen setting | accuracy (95 % CI) | forwards/block | x commit oracle | holds | vs full | vs composed |");
+  L.push("|---|---|---|---:|---:|---:|:---:|---|---|");
   const all = tasks.map((t) => taskPeers(s, t, reportSplit)).filter((x): x is TaskPeers => x !== null);
   for (const tp of all) {
-    L.push(`| ${tp.task} | full | | ${ci(tp.full)} | ${tp.full.forwardsPerBlock.toFixed(2)} | | | |`);
+    const co = tp.commitOracle;
+    const ratio = (f: number) => (co && co.forwardsPerBlock > 0 ? `${(f / co.forwardsPerBlock).toFixed(2)}x` : "");
+    L.push(`| ${tp.task} | full | | ${ci(tp.full)} | ${tp.full.forwardsPerBlock.toFixed(2)} | ${ratio(tp.full.forwardsPerBlock)} | | | |`);
     for (const p of tp.picks) {
       if (!p.config || !p.test) {
-        L.push(`| ${tp.task} | ${p.family} | none within ${s.tolerance} on val | | | | | |`);
+        L.push(`| ${tp.task} | ${p.family} | none within ${s.tolerance} on val | | | | | | |`);
         continue;
       }
-      L.push(`| ${tp.task} | ${p.family} | \`${p.config}\` | ${ci(p.test)} | ${p.test.forwardsPerBlock.toFixed(2)} | ${p.holds ? "yes" : "no"} | ${pair(p.vsFull)} | ${pair(p.vsComposed)} |`);
+      L.push(
+        `| ${tp.task} | ${p.family} | \`${p.config}\` | ${ci(p.test)} | ${p.test.forwardsPerBlock.toFixed(2)} | ${ratio(p.test.forwardsPerBlock)} | ` +
+          `${p.holds ? "yes" : "no"} | ${pair(p.vsFull)} | ${pair(p.vsComposed)} |`,
+      );
     }
-    const co = tp.commitOracle;
-    L.push(`| ${tp.task} | oracles | stop-step oracle / greedy commit oracle${co ? ` (same output as full: ${co.sameAsFull}/${co.items})` : ""} | | ${tp.oracleForwards.toFixed(2)} / ${co ? co.forwardsPerBlock.toFixed(2) : "n/a"} | | | |`);
+    L.push(
+      `| ${tp.task} | oracles | stop-step oracle / greedy commit oracle${co ? ` (same output as full: ${co.sameAsFull}/${co.items})` : ""} | | ` +
+        `${tp.oracleForwards.toFixed(2)} / ${co ? co.forwardsPerBlock.toFixed(2) : "n/a"} | | | | |`,
+    );
   }
   L.push("");
   L.push("### Does the composed policy beat every single peer at matched accuracy?", "");
