@@ -12,7 +12,13 @@ export type StopRuleName =
   | "edit-subspace"
   | "edit-token"
   | "jot"
-  | "confidence";
+  | "confidence"
+  | "stable-confident"
+  | "sched"
+  | "less"
+  | "klass"
+  | "eb-sampler"
+  | "edit-cos";
 
 /** A rule name, or an early-stop rule composed on a per-step commit rule: "edit+confidence". */
 export type StopSpec = string;
