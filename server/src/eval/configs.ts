@@ -134,7 +134,9 @@ export const PEERS_GRID: SweepGrid = {
   taus: [1, 0.1, 0.03],
   deltas: [1e-7, 1e-5, 1e-3, 0.05],
   omegas: [1, 2, 4, 6],
-  releasedDeltas: [0.05],
+  // No polish > 0 configurations: each needs scripted runs (with edit-released's per-token bookkeeping inside).
+  releasedDeltas: [],
+  fixedPolish: [0],
 };
 
 /** A configuration id from a rule spec and its params: "eb-sampler gamma=0.3". */
