@@ -173,8 +173,12 @@ export function attachServer(connection: Connection, opts: ServerOptions): Daemo
     const params = guard(() => parseGenerateParams(raw));
     const progressToken = workDoneTokenOf(raw);
     const signal = abortSignalOf(token);
+    // Nothing after "end": a step relayed late from the inference worker is dropped.
+    let ended = false;
     const send = (value: Parameters<typeof connection.sendProgress<unknown>>[2]) => {
-      if (progressToken !== undefined) void connection.sendProgress(WorkDoneProgress.type, progressToken, value as never).catch(() => undefined);
+      if (progressToken === undefined || ended) return;
+      if ((value as { kind?: string }).kind === "end") ended = true;
+      void connection.sendProgress(WorkDoneProgress.type, progressToken, value as never).catch(() => undefined);
     };
     send({ kind: "begin", title: "EDIT generation", cancellable: true, percentage: 0, message: "queued" });
     const budget = totalBudget();

@@ -116,7 +116,12 @@ export class WorkerEngine implements Engine {
     const id = this.nextId++;
     const plain: WorkerGenerateRequest = rest;
     return new Promise<GenerateResponse>((resolve, reject) => {
-      const onAbort = () => this.post({ type: "cancel", id });
+      const onAbort = () => {
+        // Steps already posted by the worker may still arrive: the caller hears none after its cancel.
+        const p = this.pending.get(id);
+        if (p) delete p.onStep;
+        this.post({ type: "cancel", id });
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.pending.set(id, {
         resolve,

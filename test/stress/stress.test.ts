@@ -1,0 +1,24 @@
+/**
+ * The short form of the stress suites (issue 15) in the normal test run: ~1,000 fuzz messages, 200
+ * generate+cancel pairs and 100 superseded inline requests, the 21 bad bundles, and a 1,000-request
+ * soak. Targets: 0 crashes, 0 hangs, 0 lost requests, 0 wrong codes. RSS and latency are printed, not
+ * asserted here (the full `npm run test:stress` holds RSS to +10 % and records the latencies).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { badBundles } from "./bad-bundles";
+import { cancelStorm, formatFigures, fuzz, soak, type Figures } from "./suites";
+
+function check(f: Figures): void {
+  process.stdout.write(`# ${formatFigures(f).split("\n").join("\n# ")}\n`);
+  assert.deepEqual(
+    { crashes: f.crashes, hangs: f.hangs, lost: f.lost, wrongCodes: f.wrongCodes },
+    { crashes: 0, hangs: 0, lost: 0, wrongCodes: 0 },
+    f.wrongExamples.join("\n"),
+  );
+}
+
+test("fuzz: 1,000 seeded messages", { timeout: 180_000 }, async () => check(await fuzz(1000)));
+test("cancel storm: 200 generate + cancel, 100 superseded inline requests", { timeout: 180_000 }, async () => check(await cancelStorm(200, 100)));
+test("bad bundles: each corruption a clear error naming its file", { timeout: 180_000 }, async () => check(await badBundles()));
+test("soak: 1,000 mixed requests", { timeout: 180_000 }, async () => check(await soak(1000)));
