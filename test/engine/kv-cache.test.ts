@@ -15,7 +15,7 @@ import { KvCacheModel } from "../../server/src/model/kv-cache-model";
 import { concatKv, kvBytes, sliceKv } from "../../server/src/model/kv-span";
 import { createOnnxModel } from "../../server/src/model/onnx-model";
 import { PrefixKvCache } from "../../server/src/model/prefix-cache";
-import { isCacheGraphModel, type CacheForwardRequest, type CacheForwardResult, type CacheGraphModel, type KvSpan } from "../../server/src/model/types";
+import { isCacheGraphModel, type ForwardResult, type CacheForwardRequest, type CacheForwardResult, type CacheGraphModel, type KvSpan } from "../../server/src/model/types";
 import { defaultBundleDir } from "../../server/src/bundle/locate";
 import { loadBundle } from "../../server/src/bundle/load";
 import { assertValidTrace } from "./trace-schema";
@@ -79,13 +79,14 @@ test("a forward reading the cache right after a refresh of the same ids reproduc
   for (const dir of [defaultBundleDir(), ROPE]) {
     const b = loadBundle(dir);
     const inner = await createOnnxModel(b.modelPath, { provider: "cpu", threads: 1, probes: b.config.probes, padId: b.config.ids.pad });
-    assert.ok(isCacheGraphModel(inner));
+    if (!isCacheGraphModel(inner)) throw new Error(`${dir}: model.onnx is not a cache graph`);
+    const graph: CacheGraphModel = inner;
     const ids = Int32Array.from([5, 6, 7, 8, 9, 10, 11, 12, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]);
     for (const mode of ["prefix", "dual"] as const) {
-      const m = new KvCacheModel(inner, { mode, refreshEvery: null });
+      const m: KvCacheModel = new KvCacheModel(graph, { mode, refreshEvery: null });
       const want = { start: 8, end: 12 };
-      const a = await m.forward(ids, { want });
-      const c = await m.forward(ids, { want });
+      const a: ForwardResult = await m.forward(ids, { want });
+      const c: ForwardResult = await m.forward(ids, { want });
       assert.deepEqual(a.cache, { tokens: 18, refreshed: true });
       assert.deepEqual(c.cache, { tokens: mode === "prefix" ? 10 : 4, refreshed: false });
       assert.equal(c.rowStart, 8);

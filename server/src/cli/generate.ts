@@ -12,8 +12,13 @@ import { createProgress } from "./progress";
 export const GENERATE_USAGE = `usage: edit-dllm generate [--bundle DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--threads N]
                          [--task NAME] [--stop RULE] [--param key=value ...] [--raw]
                          [--gen-length N] [--block-length N] [--steps N] [--temperature T] [--seed S]
+                         [--cache none|prefix|dual [--cache-refresh N]]
                          [--trace FILE [--force]] [--json] [PROMPT]
-  PROMPT is read from stdin when absent. The task's template and calibrated stop rule apply unless overridden.`;
+  PROMPT is read from stdin when absent. The task's template and calibrated stop rule apply unless overridden.
+  --threads: ONNX Runtime intra-op threads (default 1).
+  --cache: K/V cache (Fast-dLLM): none (exact, default), prefix (prompt + finished blocks cached, refreshed at
+  each block start), dual (the masked suffix too); --cache-refresh N also refreshes every N forwards.
+  A prompt + gen-length past the model's max_len is refused (exit 2) with both lengths.`;
 
 export async function generateCommand(argv: string[], io: { stdin: () => Promise<string> }): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -32,6 +37,8 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
       steps: { type: "string" },
       temperature: { type: "string" },
       seed: { type: "string" },
+      cache: { type: "string" },
+      "cache-refresh": { type: "string" },
       trace: { type: "string" },
       force: { type: "boolean" },
       json: { type: "boolean" },
@@ -48,6 +55,10 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
   // Checked before the model loads: a refused --trace costs nothing.
   if (values.trace) checkTracePath(values.trace, values.force === true);
   if (values.force && !values.trace) throw new UsageError("--force only applies to --trace FILE");
+  const cache = values.cache ?? "none";
+  if (cache !== "none" && cache !== "prefix" && cache !== "dual") throw new UsageError(`--cache must be one of none, prefix, dual; got "${cache}"`);
+  const cacheRefreshEvery = optInt(values["cache-refresh"], "--cache-refresh") ?? null;
+  if (cacheRefreshEvery !== null && cacheRefreshEvery < 1) throw new UsageError(`--cache-refresh expects an integer >= 1, got "${values["cache-refresh"]}"`);
   const prompt = positionals[0] ?? (await io.stdin()).replace(/\r?\n$/, "");
   const engine = await loadEngine({ bundleDir: values.bundle, provider, threads: optInt(values.threads, "--threads") });
   try {
@@ -66,6 +77,8 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
       steps,
       temperature: optNum(values.temperature, "--temperature"),
       seed: optInt(values.seed, "--seed"),
+      cache,
+      cacheRefreshEvery,
       onStep: (e) => progress.onStep(e),
     });
     progress.done();

@@ -238,7 +238,8 @@ export class DaemonCore {
       return { text: hit.text, source: hit.kind };
     }
     this.counters.cacheMisses++;
-    const req: GenerateRequest = { ...this.lengths(), ...this.settingsRule(), task, prompt: prefix };
+    // A completion never fails on length: the engine drops prompt tokens from the left to fit max_len (issue 11).
+    const req: GenerateRequest = { ...this.lengths(), ...this.settingsRule(), task, prompt: prefix, overflow: "truncate" };
     if (this.settingsNow.stopParams) req.params = { ...this.settingsNow.stopParams };
     if (usesSuffix && template) {
       // The engine fills only {prompt}; a suffix-aware template is applied here and sent raw.
