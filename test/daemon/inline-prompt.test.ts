@@ -26,3 +26,15 @@ test("code-task answer: the generated text up to the first newline", () => {
   assert.equal(codeTaskAnswer("abc"), "abc");
   assert.equal(codeTaskAnswer(""), "");
 });
+
+test("document window: the suffix within its share, cut at a line end; the prefix takes the rest", async () => {
+  const { documentWindow } = await import("../../server/src/daemon/inline-prompt");
+  const before = "a".repeat(100);
+  const after = "line1\nline2\nline3";
+  // share 0.25 of 40 = 10 characters: "line1\nline" -> cut after the newline = "line1\n" (6); prefix 34.
+  assert.deepEqual(documentWindow(before, after, { maxChars: 40, suffixShare: 0.25 }), { prefix: "a".repeat(34), suffix: "line1\n" });
+  // The whole suffix fits: no cut.
+  assert.deepEqual(documentWindow("xy", "z", { maxChars: 40, suffixShare: 0.5 }), { prefix: "xy", suffix: "z" });
+  assert.equal(documentWindow(before, after, { maxChars: 40, suffixShare: 0 }).prefix.length, 40);
+  assert.throws(() => documentWindow("", "", { maxChars: 0, suffixShare: 0.5 }), /maxChars/);
+});

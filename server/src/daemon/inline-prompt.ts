@@ -29,3 +29,34 @@ export function codeTaskPrompt(before: string): string {
 export function codeTaskAnswer(text: string): string {
   return text.split("\n", 1)[0] ?? "";
 }
+
+/** Characters of document context an infilling model gets around the cursor (the engine then fits tokens to max_len). */
+export interface DocumentWindowOptions {
+  /** Total characters of prefix + suffix to send. */
+  maxChars: number;
+  /** Largest share of maxChars the suffix may take (the text before the cursor matters most). */
+  suffixShare: number;
+}
+
+export interface DocumentWindow {
+  prefix: string;
+  suffix: string;
+}
+
+/**
+ * Prefix AND suffix from the document for a model that infills (bundle.json infill): the suffix is cut at
+ * a line end within its share, the prefix takes the rest of the budget from the text before the cursor.
+ * The engine drops further prefix tokens from the left (and suffix tokens from the right) to fit max_len.
+ */
+export function documentWindow(before: string, after: string, o: DocumentWindowOptions): DocumentWindow {
+  if (!(o.maxChars >= 1) || !(o.suffixShare >= 0 && o.suffixShare <= 1)) {
+    throw new RangeError(`documentWindow: maxChars >= 1 and suffixShare in [0, 1] expected, got ${o.maxChars}, ${o.suffixShare}`);
+  }
+  let suffix = after.slice(0, Math.floor(o.maxChars * o.suffixShare));
+  if (suffix.length < after.length) {
+    const nl = suffix.lastIndexOf("\n");
+    if (nl > 0) suffix = suffix.slice(0, nl + 1);
+  }
+  const room = o.maxChars - suffix.length;
+  return { prefix: room > 0 ? before.slice(-room) : "", suffix };
+}

@@ -16,6 +16,8 @@ import { argmaxRow, softmaxProb, topKByConfidence } from "./select";
 
 export interface DenoiseOptions {
   promptIds: readonly number[];
+  /** Infill: tokens after the generated region (bundle.json infill); the masks go between prompt and suffix. */
+  suffixIds?: readonly number[];
   genLength: number;
   blockLength: number;
   steps: number;
@@ -29,7 +31,7 @@ export interface DenoiseOptions {
 }
 
 export interface DenoiseResult {
-  /** The whole final sequence (prompt + generation). */
+  /** The whole final sequence (prompt + generation + suffix). */
   ids: Int32Array;
   /** The generated part (genLength ids, eos-filled after an EOS block). */
   outputIds: number[];
@@ -47,10 +49,12 @@ interface StepChoice {
 
 export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOptions): Promise<DenoiseResult> {
   const promptLen = o.promptIds.length;
-  const seqLen = promptLen + o.genLength;
+  const genEnd = promptLen + o.genLength;
+  const seqLen = genEnd + (o.suffixIds?.length ?? 0);
   const ids = new Int32Array(seqLen);
   ids.set(o.promptIds);
-  ids.fill(o.maskId, promptLen);
+  ids.fill(o.maskId, promptLen, genEnd);
+  if (o.suffixIds) ids.set(o.suffixIds, genEnd);
   const numBlocks = o.genLength / o.blockLength;
   const budget = o.steps / numBlocks;
   const counts = transferCounts(o.schedule, o.blockLength, budget);
@@ -102,7 +106,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
       continue;
     }
     let maskedInGen = 0;
-    for (let p = promptLen; p < seqLen; p++) if (ids[p] === o.maskId) maskedInGen++;
+    for (let p = promptLen; p < genEnd; p++) if (ids[p] === o.maskId) maskedInGen++;
     rule.beginBlock({ index: b, start, end, budget, maskedFraction: maskedInGen / o.genLength });
     const thresholds = rule.blockThresholds();
     const block: BlockTrace = {
@@ -219,7 +223,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
 
   return {
     ids,
-    outputIds: Array.from(ids.subarray(promptLen)),
+    outputIds: Array.from(ids.subarray(promptLen, genEnd)),
     blocks,
     forwardMs: forwardMsTotal,
     ruleMs: ruleMsTotal,
