@@ -56,7 +56,7 @@ test("missing file", () => {
 
 test("bundle.json: missing mask id, wrong format, bad geometry, unknown default task", () => {
   rejects(writeTestBundle(tmp(), (p) => delete (p.config.ids as Record<string, unknown>).mask), "bundle.json", "ids.mask");
-  rejects(writeTestBundle(tmp(), (p) => (p.config.format = "edit-bundle/2")), "bundle.json", "format");
+  rejects(writeTestBundle(tmp(), (p) => (p.config.format = "edit-bundle/3")), "bundle.json", "format");
   rejects(writeTestBundle(tmp(), (p) => ((p.config.generation as Record<string, unknown>).block_length = 3)), "bundle.json", "generation.block_length");
   rejects(writeTestBundle(tmp(), (p) => ((p.config.generation as Record<string, unknown>).steps = 3)), "bundle.json", "generation.steps");
   rejects(writeTestBundle(tmp(), (p) => (p.config.default_task = "nope")), "bundle.json", "default_task");

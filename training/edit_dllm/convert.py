@@ -332,7 +332,7 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
         "default_probe": default_probe,
         "tasks": {"chat": json.loads(json.dumps(DEFAULT_TASK))},
         "default_task": "chat",
-        "source": {"checkpoint": str(ckpt.resolve()), "adapter": str(Path(adapter).resolve()),
+        "source": {"checkpoint": ckpt.resolve().name, "adapter": Path(adapter).resolve().name,
                    "metadata": "recorded" if metadata is not None else "u_from_adapter",
                    "tokenizer_ids": n_tok},
     }

@@ -412,8 +412,21 @@ class Bundle:
         return list(self.json["probes"].values())
 
     def encode_prompt(self, task: str, prompt: str) -> list[int]:
-        text = self.json["tasks"][task]["template"].replace("{prompt}", prompt)
+        template = self.json["tasks"][task]["template"]
+        if self.json.get("chat_template"):  # edit-bundle/2 instruct models: the TS engine does the same
+            template = self.chat_wrap(template)
+        text = template.replace("{prompt}", prompt)
         return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def chat_wrap(self, task_template: str) -> str:
+        """The task template as one user turn of bundle.json's chat template, rendered with jinja2 as
+        transformers' apply_chat_template does (add_generation_prompt, bos/eos token strings)."""
+        import jinja2
+        env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+        tok = lambda i: "" if i is None else (self.tokenizer.id_to_token(i) or "")  # noqa: E731
+        return env.from_string(self.json["chat_template"]).render(
+            messages=[{"role": "user", "content": task_template}], add_generation_prompt=True,
+            bos_token=tok(self.ids.get("bos")), eos_token=tok(self.ids.get("eos")))
 
     def decode(self, out_ids: Sequence[int]) -> str:
         ids = list(out_ids)

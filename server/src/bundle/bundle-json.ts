@@ -7,6 +7,14 @@ import type { ParamValue } from "../../../protocol/lsp";
 import { BundleError } from "../errors";
 
 export const BUNDLE_FORMAT = "edit-bundle/1";
+/** Format 2 (converted checkpoints): any HF tokenizer, ids from the checkpoint, chat/infill templates, dtype. */
+export const BUNDLE_FORMAT_V2 = "edit-bundle/2";
+export const BUNDLE_FORMATS = [BUNDLE_FORMAT, BUNDLE_FORMAT_V2] as const;
+export type BundleFormat = (typeof BUNDLE_FORMATS)[number];
+
+export const ARCHITECTURES = ["edit-tiny", "llada", "dream", "llama"] as const;
+export const MODEL_DTYPES = ["fp32", "fp16", "int8"] as const;
+export type ModelDtype = (typeof MODEL_DTYPES)[number];
 
 export type ScheduleName = "uniform" | "gaussian";
 
@@ -18,9 +26,10 @@ export interface TaskConfig {
 }
 
 export interface BundleConfig {
-  format: typeof BUNDLE_FORMAT;
+  format: BundleFormat;
   name: string;
-  ids: { mask: number; eos: number; pad: number; unk: number };
+  /** v2: `unk` may be null (byte-level BPE has none); `bos` is the chat template's bos_token (null when none). */
+  ids: { mask: number; eos: number; pad: number; unk: number | null; bos?: number | null };
   vocab_size: number;
   model: {
     d_model: number;
@@ -32,7 +41,16 @@ export interface BundleConfig {
     cache?: { layers: number; kv_heads: number; head_dim: number } | null;
     /** Dream family: hidden i-1 predicts token i (handled inside the graph). */
     shift?: boolean;
+    /** v2, informational: the family the converter wrote ("edit-tiny" | "llada" | "dream" | "llama"). */
+    architecture?: string;
+    positions?: "learned" | "rope";
+    /** Weight precision of model.onnx (default fp32); sizes the memory check. */
+    dtype?: ModelDtype;
   };
+  /** v2: Hugging Face Jinja chat template for instruct models (rendered by chat-template.ts); null = none. */
+  chat_template?: string | null;
+  /** v2: where the masks go between prefix and suffix for inline completion; null = the model does not infill. */
+  infill?: { template: string } | null;
   generation: { gen_length: number; block_length: number; steps: number; schedule: ScheduleName };
   /** ONNX output name -> module name. */
   probes: Record<string, string>;
@@ -75,19 +93,25 @@ export function validateBundleJson(raw: unknown, file: string): BundleConfig {
   const c = new Checker(file);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) c.fail("", "a JSON object", raw);
   const root = raw as Obj;
-  if (root.format !== BUNDLE_FORMAT) c.fail("format", `"${BUNDLE_FORMAT}"`, root.format);
+  if (!(BUNDLE_FORMATS as readonly unknown[]).includes(root.format)) {
+    c.fail("format", BUNDLE_FORMATS.map((f) => `"${f}"`).join(" or "), root.format);
+  }
+  const format = root.format as BundleFormat;
+  const v2 = format === BUNDLE_FORMAT_V2;
   const name = c.str(root, "name", "name");
 
   const idsObj = c.obj(root, "ids", "ids");
-  const ids = {
+  const optionalId = (key: string): number | null => (idsObj[key] === null ? null : c.int(idsObj, key, `ids.${key}`, 0));
+  const ids: BundleConfig["ids"] = {
     mask: c.int(idsObj, "mask", "ids.mask", 0),
     eos: c.int(idsObj, "eos", "ids.eos", 0),
     pad: c.int(idsObj, "pad", "ids.pad", 0),
-    unk: c.int(idsObj, "unk", "ids.unk", 0),
+    unk: v2 ? optionalId("unk") : c.int(idsObj, "unk", "ids.unk", 0),
   };
+  if (v2 && idsObj.bos !== undefined) ids.bos = optionalId("bos");
   const vocab_size = c.int(root, "vocab_size", "vocab_size", 1);
   for (const [k, v] of Object.entries(ids)) {
-    if (v >= vocab_size) c.fail(`ids.${k}`, `an id < vocab_size (${vocab_size})`, v);
+    if (v !== null && v !== undefined && v >= vocab_size) c.fail(`ids.${k}`, `an id < vocab_size (${vocab_size})`, v);
   }
 
   const m = c.obj(root, "model", "model");
@@ -98,6 +122,7 @@ export function validateBundleJson(raw: unknown, file: string): BundleConfig {
     max_len: m.max_len === undefined || m.max_len === null ? null : c.int(m, "max_len", "model.max_len", 2),
     cache: m.cache === undefined || m.cache === null ? null : validateCache(c, c.obj(m, "cache", "model.cache")),
     shift: m.shift === undefined ? false : m.shift === true ? true : m.shift === false ? false : c.fail("model.shift", "true or false", m.shift),
+    ...validateModelV2(c, m, v2),
   };
 
   const g = c.obj(root, "generation", "generation");
@@ -128,7 +153,47 @@ export function validateBundleJson(raw: unknown, file: string): BundleConfig {
   const default_task = c.str(root, "default_task", "default_task");
   if (!tasks[default_task]) c.fail("default_task", `one of the tasks (${Object.keys(tasks).join(", ")})`, default_task);
 
-  return { format: BUNDLE_FORMAT, name, ids, vocab_size, model, generation, probes, default_probe, tasks, default_task };
+  const templates = v2 ? validateTemplates(c, root) : {};
+  return { format, name, ids, vocab_size, model, generation, probes, default_probe, tasks, default_task, ...templates };
+}
+
+/** v2 model fields: a converted bundle states its family, positions and dtype (v1: optional, checked when present). */
+function validateModelV2(c: Checker, m: Obj, v2: boolean): Pick<BundleConfig["model"], "architecture" | "positions" | "dtype"> {
+  const out: Pick<BundleConfig["model"], "architecture" | "positions" | "dtype"> = {};
+  if (v2 && m.max_len === undefined) c.fail("model.max_len", "an integer >= 2, or null (no learned limit)", m.max_len);
+  if (v2 && m.cache === undefined) c.fail("model.cache", "{layers, kv_heads, head_dim} or null (no cache graph)", m.cache);
+  if (m.architecture !== undefined || v2) {
+    if (!(ARCHITECTURES as readonly unknown[]).includes(m.architecture)) {
+      c.fail("model.architecture", ARCHITECTURES.map((a) => `"${a}"`).join(", "), m.architecture);
+    }
+    out.architecture = m.architecture as string;
+  }
+  if (m.positions !== undefined || v2) {
+    if (m.positions !== "learned" && m.positions !== "rope") c.fail("model.positions", '"learned" or "rope"', m.positions);
+    out.positions = m.positions;
+  }
+  if (m.dtype !== undefined || v2) {
+    if (!(MODEL_DTYPES as readonly unknown[]).includes(m.dtype)) c.fail("model.dtype", MODEL_DTYPES.map((d) => `"${d}"`).join(", "), m.dtype);
+    out.dtype = m.dtype as ModelDtype;
+  }
+  return out;
+}
+
+/** v2 chat and infill templates: each present (null allowed), typed, and the infill one has its three slots. */
+function validateTemplates(c: Checker, root: Obj): Pick<BundleConfig, "chat_template" | "infill"> {
+  let chat_template: string | null = null;
+  if (root.chat_template !== null) chat_template = c.str(root, "chat_template", "chat_template");
+  let infill: { template: string } | null = null;
+  if (root.infill !== null) {
+    const o = c.obj(root, "infill", "infill");
+    const template = c.str(o, "template", "infill.template");
+    for (const slot of ["{prefix}", "{gen}", "{suffix}"]) {
+      if (!template.includes(slot)) c.fail("infill.template", "a string with {prefix}, {gen} and {suffix}", template);
+    }
+    if (template.indexOf("{gen}") !== template.lastIndexOf("{gen}")) c.fail("infill.template", "exactly one {gen}", template);
+    infill = { template };
+  }
+  return { chat_template, infill };
 }
 
 function validateCache(c: Checker, o: Obj): { layers: number; kv_heads: number; head_dim: number } {

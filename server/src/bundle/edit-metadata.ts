@@ -39,19 +39,23 @@ export function editMetadataFrom(st: SafetensorsFile, file: string): EditMetadat
     throw new BundleError(file, "__metadata__.eps_placement", '"inside-sqrt" or "outside-sqrt"', header.eps_placement);
   }
   const modules = parseJsonStringList(header.modules, file, "__metadata__.modules");
-  const rank = parsePositiveInt(header.rank, file, "__metadata__.rank");
+  // One value, or a JSON list when modules differ (grouped-query attention: q_proj is wider than k/v_proj).
+  const ranks = parseIntOrList(header.rank, file, "__metadata__.rank");
   const k = parsePositiveInt(header.k, file, "__metadata__.k");
-  const dOutHeader = parsePositiveInt(header.d_out, file, "__metadata__.d_out");
+  const dOuts = parseIntOrList(header.d_out, file, "__metadata__.d_out");
   const out = new Map<string, ModuleMetadata>();
   for (const m of modules) {
     const u = requireTensor(st, `${m}.u`, file);
     const dOut = u.data.length;
-    expectShape(u, [dOutHeader], `${m}.u`, file);
+    if (u.shape.length !== 1 || !dOuts.includes(dOut)) {
+      throw new BundleError(file, `tensor ${m}.u.shape`, `[${dOuts.join(" or ")}] (__metadata__.d_out)`, `[${u.shape.join(", ")}]`);
+    }
     const subspace = requireTensor(st, `${m}.subspace`, file);
     expectShape(subspace, [dOut, k], `${m}.subspace`, file);
     const gradRms = requireTensor(st, `${m}.grad_rms`, file);
     expectShape(gradRms, [2], `${m}.grad_rms`, file);
     const ubarT = st.tensors.get(`${m}.ubar`);
+    const rank = ubarT && ubarT.shape.length === 2 && ranks.includes(ubarT.shape[1]) ? ubarT.shape[1] : ranks[0];
     if (ubarT) expectShape(ubarT, [dOut, rank], `${m}.ubar`, file);
     out.set(m, {
       u: u.data,
@@ -86,6 +90,20 @@ function parsePositiveInt(s: string, file: string, field: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n <= 0) throw new BundleError(file, field, "a positive integer", JSON.stringify(s));
   return n;
+}
+
+function parseIntOrList(s: string, file: string, field: string): number[] {
+  if (!s.trim().startsWith("[")) return [parsePositiveInt(s, file, field)];
+  let v: unknown;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    v = null;
+  }
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => Number.isInteger(x) && x > 0)) {
+    throw new BundleError(file, field, "a positive integer or a JSON list of them", JSON.stringify(s));
+  }
+  return v as number[];
 }
 
 function parseJsonStringList(s: string, file: string, field: string): string[] {

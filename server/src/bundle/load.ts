@@ -7,7 +7,8 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { join } from "node:path";
 import { BundleError } from "../errors";
 import type { EditMetadata } from "../stop/context";
-import { validateBundleJson, type BundleConfig } from "./bundle-json";
+import { BUNDLE_FORMAT_V2, validateBundleJson, type BundleConfig } from "./bundle-json";
+import { compileChatTemplate, type ChatTemplate } from "./chat-template";
 import { readEditMetadata } from "./edit-metadata";
 import { createTokenizer, type TextTokenizer } from "./tokenizer";
 
@@ -24,6 +25,8 @@ export interface LoadedBundle {
   tokenizer: TextTokenizer;
   metadata: EditMetadata;
   modelPath: string;
+  /** v2 instruct models: bundle.json chat_template, compiled (null/absent = none). */
+  chat?: ChatTemplate | null;
 }
 
 export function loadBundle(dir: string): LoadedBundle {
@@ -37,7 +40,8 @@ export function loadBundle(dir: string): LoadedBundle {
   const tokenizer = createTokenizer(readJson(tokFile), tokFile);
   const metaFile = join(dir, BUNDLE_FILES.metadata);
   const metadata = readEditMetadata(readFileSync(metaFile), metaFile);
-  const bundle = { dir, config, tokenizer, metadata, modelPath: join(dir, BUNDLE_FILES.model) };
+  const chat = compileChatTemplate(config, tokenizer, configFile);
+  const bundle = { dir, config, tokenizer, metadata, modelPath: join(dir, BUNDLE_FILES.model), chat };
   checkModelFile(bundle.modelPath);
   checkBundleFiles(bundle);
   return bundle;
@@ -118,10 +122,14 @@ export function checkBundleFiles(b: LoadedBundle): void {
   const tokFile = join(dir, BUNDLE_FILES.tokenizer);
   const metaFile = join(dir, BUNDLE_FILES.metadata);
   const configFile = join(dir, BUNDLE_FILES.config);
-  if (tokenizer.size !== config.vocab_size) {
-    throw new BundleError(tokFile, "model.vocab + added_tokens", `${config.vocab_size} ids (bundle.json vocab_size)`, `${tokenizer.size}`);
+  // v2: released checkpoints pad the embedding past the tokenizer (LLaDA: 126,349 ids, 126,464 rows).
+  const v2 = config.format === BUNDLE_FORMAT_V2;
+  if (v2 ? tokenizer.size > config.vocab_size : tokenizer.size !== config.vocab_size) {
+    const expected = v2 ? `at most ${config.vocab_size} ids (bundle.json vocab_size, the embedding rows)` : `${config.vocab_size} ids (bundle.json vocab_size)`;
+    throw new BundleError(tokFile, "model.vocab + added_tokens", expected, `${tokenizer.size}`);
   }
   for (const [role, id] of Object.entries(config.ids)) {
+    if (id === null || id === undefined) continue;
     if (tokenizer.tokenOf(id) === undefined) {
       throw new BundleError(tokFile, "added_tokens", `a token with id ${id} (bundle.json ids.${role})`, "none");
     }

@@ -92,6 +92,11 @@ def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0) -> Pa
                 p.copy_(1.0 + 0.1 * torch.randn_like(p))
             else:
                 p.normal_(0.0, 0.5 if n.startswith("embed") else 0.2)
+        # Rows past the tokenizer are never trained in released checkpoints: zero here, so the argmax
+        # never lands on an id that has no token.
+        model.embed.weight[n_ids:] = 0.0
+        if model.lm_head is not None:
+            model.lm_head.weight[n_ids:] = 0.0
     tensors = {core_param_to_checkpoint(spec.layout, n): t.detach().to(torch.bfloat16).contiguous()
                for n, t in model.state_dict().items()}
     names = sorted(tensors)
@@ -148,13 +153,60 @@ def build_tiny_adapter(ckpt_dir: str | Path, out_dir: str | Path, targets: tuple
     return out
 
 
+FIXTURE_GENERATION = {"gen_length": 16, "block_length": 8, "steps": 16, "schedule": "uniform"}
+FIXTURE_PROMPTS = ["def add(a, b):", "Write a haiku about tests."]
+# Variants the fixture's metadata supports (u from the adapter has no Ū_B, which edit-released needs).
+FIXTURE_VARIANTS = ("full", "edit", "edit-early-p0", "edit-early-p2", "edit-subspace", "edit-tight")
+
+
+def write_fixture(family: str, bundle_out: str | Path, golden_out: str | Path) -> list[Path]:
+    """A converted tiny bundle (test/fixtures/tiny-<family>) and golden traces of the PyTorch reference
+    sampler on the core module (test/fixtures/golden/tiny-<family>) for the TS engine's parity test."""
+    import shutil
+    import tempfile
+    from ..convert import convert
+    from ..golden import variants
+    from ..sampler import Bundle, public_trace
+    from .checkpoint import attach_adapter, load_checkpoint
+    bundle_out, golden_out = Path(bundle_out), Path(golden_out)
+    tmp = Path(tempfile.mkdtemp(prefix="edit-fixture-"))
+    try:
+        ckpt = build_tiny_checkpoint(family, tmp / f"tiny-{family}-ckpt")
+        lora = build_tiny_adapter(ckpt, tmp / "lora")
+        convert(ckpt, bundle_out, adapter=lora, probes="all-qkv", name=f"tiny-{family}",
+                generation=FIXTURE_GENERATION, log=lambda s: None)
+        model, spec = load_checkpoint(ckpt)
+        attach_adapter(model, spec, lora)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    bundle = Bundle.load(bundle_out)
+    golden_out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for variant, rule, params in variants(bundle, "chat"):
+        if variant not in FIXTURE_VARIANTS:
+            continue
+        traces = bundle.run(model.full, "chat", FIXTURE_PROMPTS, rule, params, batch_size=1, provider="pytorch")
+        for i, (prompt, tr) in enumerate(zip(FIXTURE_PROMPTS, traces)):
+            doc = {"format": "edit-golden/1", "bundleDir": bundle_out.name, "task": "chat", "prompt": prompt,
+                   "variant": variant, "rule": rule, "params": params, "trace": public_trace(tr, zero_timings=True)}
+            path = golden_out / f"chat-{i}-{variant}.json"
+            path.write_text(json.dumps(doc, indent=1) + "\n")
+            written.append(path)
+    return written
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", choices=("llada", "dream"), required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", required=True, help="checkpoint directory, or with --golden the fixture bundle")
     ap.add_argument("--adapter", help="also write a tiny q/k/v LoRA adapter here")
+    ap.add_argument("--golden", help="write a converted fixture bundle to --out and golden traces here")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
+    torch.set_num_threads(1)
+    if a.golden:
+        print(f"wrote {len(write_fixture(a.family, a.out, a.golden))} golden traces to {a.golden}")
+        return
     build_tiny_checkpoint(a.family, a.out, a.seed)
     if a.adapter:
         build_tiny_adapter(a.out, a.adapter, seed=a.seed)
