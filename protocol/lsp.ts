@@ -65,6 +65,9 @@ export interface StatusResult {
   rules?: string[];
   /** The provider setting the model was loaded with ("auto", "cuda", ...), beside `provider` (what runs). */
   requestedProvider?: string;
+  /** Estimated resident bytes of the loaded model and its weight precision (bundle.json model.dtype). */
+  modelResidentBytes?: number;
+  modelDtype?: string;
 }
 
 /** The end of one inline completion request, as the daemon saw it. */

@@ -28,7 +28,7 @@ import type { CacheMode } from "./model/kv-cache-model";
 export type ContextOverflow = "refuse" | "truncate";
 
 export interface GenerateRequest {
-  /** Raw prompt text; the task's template is applied unless `raw` is true. */
+  /** Raw prompt text; the task's template (and a v2 bundle's chat template) is applied unless `raw` is true. */
   prompt: string;
   task?: string;
   /** Rule name or composition ("edit+confidence"); default: the task's calibrated rule. */
@@ -62,6 +62,10 @@ export interface EngineInfo {
   loadMs: number;
   tasks: string[];
   defaultTask: string;
+  /** Estimated resident bytes of the model (bundle/memory.ts; absent for an injected test model). */
+  modelResidentBytes?: number;
+  /** model.onnx weight precision (bundle.json model.dtype, default fp32). */
+  modelDtype?: string;
 }
 
 export interface Engine {

@@ -8,6 +8,7 @@ import type { Engine, EngineInfo, EngineOptions, GenerateRequest, GenerateRespon
 import { checkBlockGeometry } from "./bundle/bundle-json";
 import { checkModelAgainstBundle, loadBundle, type LoadedBundle } from "./bundle/load";
 import { defaultBundleDir } from "./bundle/locate";
+import { checkMemoryFits, modelFootprint } from "./bundle/memory";
 import { RequestError } from "./errors";
 import { CACHE_MODES, KvCacheModel } from "./model/kv-cache-model";
 import { createOnnxModel } from "./model/onnx-model";
@@ -34,7 +35,10 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
   const bundleDir = resolve(opts.bundleDir ?? defaultBundleDir());
   const bundle = loadBundle(bundleDir);
   let model = internals.model;
+  const footprint = modelFootprint(bundleDir, bundle.config);
   if (!model) {
+    // Refuse before ORT allocates: a model larger than the available memory would be OOM-killed.
+    checkMemoryFits(footprint);
     const onnx = await createOnnxModel(bundle.modelPath, {
       provider: opts.provider ?? "auto",
       threads: opts.threads ?? 1,
@@ -60,6 +64,8 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
     loadMs: performance.now() - t0,
     tasks: Object.keys(bundle.config.tasks),
     defaultTask: bundle.config.default_task,
+    modelResidentBytes: footprint.residentBytes,
+    modelDtype: footprint.dtype,
   };
   for (const [field, v] of Object.entries({ cache: opts.cache })) {
     if (v !== undefined && !(CACHE_MODES as readonly string[]).includes(v)) throw new RequestError(field, `one of ${CACHE_MODES.join(", ")}`, String(v));
@@ -121,7 +127,8 @@ class BundleEngine implements Engine {
     const maxLen = config.model.max_len ?? null;
     // Before any forward: a prompt past the model's learned positions must never reach ONNX Runtime.
     const { promptIds, droppedTokens } = fitContext({
-      template: req.raw ? "{prompt}" : task.template,
+      // An instruct model's chat template wraps the task template (a user turn + the assistant header).
+      template: req.raw ? "{prompt}" : (this.bundle.chat?.wrap(task.template) ?? task.template),
       prompt: req.prompt,
       encode: (t) => tokenizer.encode(t),
       genLength,

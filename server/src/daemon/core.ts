@@ -162,6 +162,7 @@ export class DaemonCore {
       counters: { ...this.counters },
     };
     if (info) Object.assign(s, { tasks: info.tasks, defaultTask: info.defaultTask, rules: listStopRules().map((r) => r.name) });
+    if (info?.modelResidentBytes !== undefined) Object.assign(s, { modelResidentBytes: info.modelResidentBytes, modelDtype: info.modelDtype });
     if (this.lastCompletion) s.lastCompletion = this.lastCompletion;
     if (this.settingsNow.executionProvider) s.requestedProvider = this.settingsNow.executionProvider;
     if (this.loadError) s.message = this.loadError.message;
