@@ -21,6 +21,7 @@ export function createTokenizer(json: unknown, file: string): TextTokenizer {
   } catch (e) {
     throw new BundleError(file, "", "a Hugging Face tokenizers JSON loadable by @huggingface/tokenizers", (e as Error).message);
   }
+  capWordCache(tok);
   const vocab = tok.get_vocab(true);
   let maxId = -1;
   for (const id of vocab.values()) maxId = Math.max(maxId, id);
@@ -33,4 +34,17 @@ export function createTokenizer(json: unknown, file: string): TextTokenizer {
     idOf: (token) => tok.token_to_id(token),
     tokenOf: (id) => tok.id_to_token(id),
   };
+}
+
+/** Words the BPE model keeps encoded for reuse (the library's default is 10,000). */
+const WORD_CACHE_ENTRIES = 1024;
+
+/**
+ * @huggingface/tokenizers' BPE keeps an LRU of encoded words, 10,000 by default; in a daemon fed
+ * arbitrary text (code lines without spaces, ~1 KB each encoded) that is ~10 MB that only grows
+ * until it is full (issue 15's soak). The cache is not part of the typed API, hence the guarded reach.
+ */
+function capWordCache(tok: Tokenizer): void {
+  const cache = (tok as unknown as { model?: { cache?: { capacity?: unknown } } }).model?.cache;
+  if (cache && typeof cache.capacity === "number") cache.capacity = Math.min(cache.capacity, WORD_CACHE_ENTRIES);
 }
