@@ -7,6 +7,7 @@ import "./privacy";
 import { BundleError, CancelledError, ModelError, RequestError, UsageError } from "./errors";
 import { StopRuleError } from "./stop/errors";
 import { benchCommand, BENCH_USAGE } from "./cli/bench";
+import { doctorCommand, DOCTOR_USAGE } from "./cli/doctor";
 import { evalCommand, EVAL_USAGE } from "./cli/eval";
 import { generateCommand, GENERATE_USAGE } from "./cli/generate";
 import { serveCommand, SERVE_USAGE } from "./cli/serve";
@@ -17,6 +18,7 @@ commands:
   bench      run stop rules over task items; writes bench/results.json and bench/results.md
   eval       honest evaluation: every rule vs fixed-N at matched forwards, D_t, Pareto fronts, default choice
   serve      run the JSON-RPC/LSP daemon over stdio (--stdio)
+  doctor     which execution providers run here (and why the others do not), the bundle's size and memory fit
 
 ${GENERATE_USAGE}
 
@@ -24,7 +26,9 @@ ${BENCH_USAGE}
 
 ${EVAL_USAGE}
 
-${SERVE_USAGE}`;
+${SERVE_USAGE}
+
+${DOCTOR_USAGE}`;
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError("no PROMPT given and stdin is a terminal: pass the prompt as an argument or pipe it in");
@@ -45,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case "serve":
         return await serveCommand(rest);
+      case "doctor":
+        return await doctorCommand(rest);
       case "-h":
       case "--help":
       case "help":

@@ -4,6 +4,7 @@
  * webgpu; macOS: coreml, webgpu) and always ends with cpu. Availability is only known by trying to
  * create a session, so this module only orders the candidates.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ProviderChoice } from "../engine-types";
@@ -65,4 +66,117 @@ export function acceleratorLibrariesPresent(provider: string, platform: NodeJS.P
     return dirs.some((d) => existsSync(join(d, "libvulkan.so.1")));
   }
   return true;
+}
+
+/** The one command that installs ORT's CUDA provider libraries (npm skips them: .npmrc, offline installs). */
+export const CUDA_SETUP_COMMAND = "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js";
+
+/** CUDA 12 runtime libraries ORT's CUDA provider loads (CUDA 12.x + cuDNN 9), and the driver's. */
+const CUDA_SYSTEM_LIBS: readonly { lib: string; hint: string }[] = [
+  { lib: "libcuda.so.1", hint: "the NVIDIA driver" },
+  { lib: "libcudart.so.12", hint: "the CUDA 12 runtime (e.g. pip install nvidia-cuda-runtime-cu12)" },
+  { lib: "libcublasLt.so.12", hint: "cuBLAS for CUDA 12 (e.g. pip install nvidia-cublas-cu12)" },
+  { lib: "libcudnn.so.9", hint: "cuDNN 9 for CUDA 12 (e.g. pip install nvidia-cudnn-cu12)" },
+];
+
+export interface ProviderStatus {
+  provider: string;
+  /** true: nothing missing that can be seen; false: skipped by `auto` or bound to fail; null: only session creation can tell. */
+  usable: boolean | null;
+  /** Why, in words a user can act on ("libcudnn.so.9 not found: ..."). */
+  reason: string;
+}
+
+/** What the report looks at; tests pass their own. */
+export interface ProviderEnv {
+  platform: NodeJS.Platform;
+  arch: string;
+  /** Backends the loaded binding lists (ort.listSupportedBackends()). */
+  supported: readonly string[];
+  /** Folder of ORT's native binding (where the CUDA provider libraries must be), or null when unknown. */
+  ortBinDir: string | null;
+  /** Whether a shared library can be found by the dynamic loader (LD_LIBRARY_PATH, ldconfig cache, usual folders). */
+  hasLibrary(name: string): boolean;
+}
+
+export function currentProviderEnv(supported: readonly string[]): ProviderEnv {
+  let ortBinDir: string | null = null;
+  try {
+    ortBinDir = join(dirname(require.resolve("onnxruntime-node/package.json")), "bin", "napi-v6", process.platform, process.arch);
+  } catch {
+    ortBinDir = null;
+  }
+  let cache: Set<string> | null = null;
+  const ldconfig = (): Set<string> => {
+    if (cache) return cache;
+    cache = new Set();
+    try {
+      const out = execFileSync("ldconfig", ["-p"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5000 });
+      for (const line of out.split("\n")) {
+        const name = line.trim().split(" ")[0];
+        if (name) cache.add(name);
+      }
+    } catch {
+      // no ldconfig (not glibc Linux): the folder search below decides
+    }
+    return cache;
+  };
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean),
+    "/usr/local/cuda/lib64",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/lib64",
+  ];
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    supported,
+    ortBinDir,
+    hasLibrary: (name) => dirs.some((d) => existsSync(join(d, name))) || ldconfig().has(name),
+  };
+}
+
+/**
+ * Every provider `auto` could try on this platform, with why it runs or is skipped (issue 12 item 5:
+ * "cuda: libcudnn.so.9 not found", "dml: not on this platform"). Ordered as `auto` tries them.
+ */
+export function providerReport(env: ProviderEnv): ProviderStatus[] {
+  const out: ProviderStatus[] = [];
+  const accelerators = autoAccelerators(env.platform, env.arch);
+  for (const p of ["cuda", "dml", "coreml", "webgpu"]) {
+    if (!accelerators.includes(p)) {
+      out.push({ provider: p, usable: false, reason: `not on this platform (${env.platform} ${env.arch})` });
+      continue;
+    }
+    if (!env.supported.includes(p)) {
+      out.push({ provider: p, usable: false, reason: "not in this onnxruntime-node build (ort.listSupportedBackends())" });
+      continue;
+    }
+    if (p === "cuda" && env.platform === "linux") {
+      const providerLib = "libonnxruntime_providers_cuda.so";
+      if (env.ortBinDir && !existsSync(join(env.ortBinDir, providerLib))) {
+        out.push({ provider: p, usable: false, reason: `${providerLib} not found in ${env.ortBinDir}; install it with: ${CUDA_SETUP_COMMAND}` });
+        continue;
+      }
+      const missing = CUDA_SYSTEM_LIBS.filter((l) => !env.hasLibrary(l.lib));
+      if (missing.length > 0) {
+        out.push({ provider: p, usable: false, reason: missing.map((l) => `${l.lib} not found (${l.hint})`).join("; ") });
+        continue;
+      }
+      out.push({ provider: p, usable: true, reason: "provider and CUDA 12 / cuDNN 9 libraries found" });
+      continue;
+    }
+    if (p === "webgpu" && env.platform === "linux") {
+      const ok = env.hasLibrary("libvulkan.so.1");
+      out.push({ provider: p, usable: ok, reason: ok ? "Vulkan loader found" : "libvulkan.so.1 not found (install the Vulkan loader, e.g. apt install libvulkan1)" });
+      continue;
+    }
+    out.push({ provider: p, usable: null, reason: "listed by the binding; session creation decides" });
+  }
+  out.push({ provider: "cpu", usable: true, reason: "always available (the fallback)" });
+  return out;
 }

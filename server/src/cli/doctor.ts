@@ -1,0 +1,137 @@
+/**
+ * `edit-dllm doctor`: what can run here and what a bundle needs. Prints the execution providers in the
+ * order `auto` tries them, each with why it runs or is skipped (and the one command that sets CUDA up),
+ * then the bundle's format, family, dtype, files, estimated resident memory against the memory
+ * available, and its templates. `--try` also creates a session on every provider that may work
+ * (the only way to know for sure). Exit 0 when the bundle loads and fits, 1 otherwise.
+ */
+import { parseArgs } from "node:util";
+import { freemem, totalmem } from "node:os";
+import { resolve } from "node:path";
+import { loadBundle } from "../bundle/load";
+import { defaultBundleDir } from "../bundle/locate";
+import { formatBytes, modelFootprint, RESIDENT_FACTOR } from "../bundle/memory";
+import { createOnnxModel, supportedBackends } from "../model/onnx-model";
+import { currentProviderEnv, providerReport, type ProviderStatus } from "../model/providers";
+import type { ProviderChoice } from "../engine-types";
+
+export const DOCTOR_USAGE = `usage: edit-dllm doctor [--bundle DIR] [--try] [--json]
+  providers (auto's order, why each runs or is skipped), the bundle's size, dtype and memory fit;
+  --try creates a session on each provider that may work`;
+
+export interface DoctorReport {
+  node: string;
+  platform: string;
+  backends: string[];
+  providers: (ProviderStatus & { tried?: string })[];
+  bundle?: {
+    dir: string;
+    name?: string;
+    error?: string;
+    format?: string;
+    architecture?: string;
+    dtype?: string;
+    maxLen?: number | null;
+    shift?: boolean;
+    cacheGraph?: boolean;
+    params?: number;
+    files?: { path: string; bytes: number }[];
+    residentBytes?: number;
+    availableBytes: number;
+    totalBytes: number;
+    fits?: boolean;
+    chatTemplate?: boolean;
+    infill?: string | null;
+  };
+}
+
+export async function doctorReport(opts: { bundleDir?: string; tryProviders?: boolean }): Promise<DoctorReport> {
+  const backends = supportedBackends();
+  const report: DoctorReport = {
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    backends,
+    providers: providerReport(currentProviderEnv(backends)),
+  };
+  const dir = resolve(opts.bundleDir ?? defaultBundleDir());
+  const b: NonNullable<DoctorReport["bundle"]> = { dir, availableBytes: freemem(), totalBytes: totalmem() };
+  report.bundle = b;
+  let modelPath: string | null = null;
+  let probes: Record<string, string> = {};
+  try {
+    const bundle = loadBundle(dir);
+    const c = bundle.config;
+    const fp = modelFootprint(dir, c);
+    Object.assign(b, {
+      name: c.name,
+      format: c.format,
+      architecture: c.model.architecture ?? "edit-tiny",
+      dtype: fp.dtype,
+      maxLen: c.model.max_len ?? null,
+      shift: c.model.shift ?? false,
+      cacheGraph: (c.model.cache ?? null) !== null,
+      params: c.model.params,
+      files: fp.files,
+      residentBytes: fp.residentBytes,
+      fits: fp.residentBytes <= b.availableBytes,
+      chatTemplate: bundle.chat != null,
+      infill: c.infill?.template ?? null,
+    });
+    modelPath = bundle.modelPath;
+    probes = c.probes;
+  } catch (e) {
+    b.error = (e as Error).message;
+  }
+  if (opts.tryProviders && modelPath && b.fits) {
+    for (const p of report.providers) {
+      if (p.usable === false) continue;
+      try {
+        const m = await createOnnxModel(modelPath, { provider: p.provider as ProviderChoice, threads: 1, probes });
+        p.tried = `session created on ${m.provider}`;
+        await m.dispose();
+      } catch (e) {
+        p.tried = `session failed: ${(e as Error).message.split("\n")[0]}`;
+      }
+    }
+  }
+  return report;
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const lines = [`edit-dllm doctor: node ${r.node}, ${r.platform}; onnxruntime-node backends: ${r.backends.join(", ")}`];
+  lines.push("providers (auto tries them in this order):");
+  for (const p of r.providers) {
+    const state = p.usable === true ? "ok" : p.usable === false ? "skipped" : "maybe";
+    lines.push(`  ${p.provider.padEnd(7)} ${state.padEnd(8)} ${p.reason}${p.tried ? ` [--try: ${p.tried}]` : ""}`);
+  }
+  const b = r.bundle;
+  if (b) {
+    lines.push(`bundle: ${b.dir}`);
+    if (b.error) lines.push(`  does not load: ${b.error}`);
+    else {
+      lines.push(`  ${b.name}: ${b.format}, ${b.architecture}, ${b.params?.toLocaleString("en")} parameters, dtype ${b.dtype}, ` +
+        `max_len ${b.maxLen ?? "none"}, shift ${b.shift}, cache graph ${b.cacheGraph ? "yes" : "no"}`);
+      for (const f of b.files ?? []) lines.push(`  ${f.path}: ${formatBytes(f.bytes)}`);
+      lines.push(`  resident (estimate, files x ${RESIDENT_FACTOR}): ${formatBytes(b.residentBytes ?? 0)}; available ` +
+        `${formatBytes(b.availableBytes)} of ${formatBytes(b.totalBytes)}: ${b.fits ? "fits" : "DOES NOT FIT"}`);
+      if (b.params) {
+        const per = (bytes: number) => formatBytes(Math.ceil(b.params! * bytes * RESIDENT_FACTOR));
+        lines.push(`  this model per dtype: fp32 ${per(4)}, fp16 ${per(2)} (GPU providers), int8 ${per(1)} (CPU)`);
+      }
+      lines.push(`  chat template: ${b.chatTemplate ? "yes (edit/generate and the CLI apply it; --raw skips it)" : "no"}; ` +
+        `infill: ${b.infill ?? "no"}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+export async function doctorCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { bundle: { type: "string" }, try: { type: "boolean" }, json: { type: "boolean" } },
+    allowPositionals: false,
+  });
+  const r = await doctorReport({ bundleDir: values.bundle, tryProviders: values.try });
+  process.stdout.write((values.json ? JSON.stringify(r, null, 2) : formatDoctor(r)) + "\n");
+  return r.bundle?.error || r.bundle?.fits === false ? 1 : 0;
+}
