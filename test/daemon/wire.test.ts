@@ -251,3 +251,20 @@ describe("daemon over raw stdio", { timeout: 120_000 }, () => {
     assert.equal(await d.exited, 0);
   });
 });
+
+describe("configured maximum message size", { timeout: 60_000 }, () => {
+  test("serve --max-message-mb refuses a larger message with a log line and answers the next one", async () => {
+    const d = spawnRaw({ args: ["--max-message-mb", "0.001"] });
+    try {
+      // 0.001 MB = 1,048 bytes: a 2,000-byte body is refused before it is read.
+      d.send({ jsonrpc: "2.0", id: "big", method: "edit/status", params: { pad: "x".repeat(2000) } });
+      d.request("small", "edit/status");
+      const a = await d.answer((x) => x.id === "small");
+      assert.equal(a.error?.code, ServerNotInitialized);
+      assert.equal(d.answers.some((x) => x.id === "big"), false);
+      assert.match(d.stderr(), /exceeds the maximum message size of 1048 bytes/);
+    } finally {
+      d.kill();
+    }
+  });
+});

@@ -5,8 +5,9 @@ import { startDaemon } from "../daemon/index";
 import { UsageError } from "../errors";
 import { isProviderChoice } from "../model/providers";
 
-export const SERVE_USAGE = `usage: edit-dllm serve --stdio [--bundle DIR] [--provider P] [--clientProcessId PID]
-  JSON-RPC (LSP framing) on stdin/stdout; logs on stderr.`;
+export const SERVE_USAGE = `usage: edit-dllm serve --stdio [--bundle DIR] [--provider P] [--clientProcessId PID] [--max-message-mb N]
+  JSON-RPC (LSP framing) on stdin/stdout; logs on stderr. Messages larger than --max-message-mb
+  (default 64) are refused with a log line and skipped.`;
 
 /** Returns -1: the daemon keeps running and exits on its own. */
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -18,6 +19,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       provider: { type: "string" },
       // LSP clients (vscode-languageclient's node transports among them) pass the editor's pid.
       clientProcessId: { type: "string" },
+      "max-message-mb": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -32,7 +34,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (!isProviderChoice(values.provider)) throw new UsageError(`--provider must be one of auto, cpu, cuda, dml, coreml, webgpu; got "${values.provider}"`);
     settings.executionProvider = values.provider;
   }
-  startDaemon({ settings });
+  let maxMessageBytes: number | undefined;
+  if (values["max-message-mb"] !== undefined) {
+    const mb = Number(values["max-message-mb"]);
+    if (!Number.isFinite(mb) || mb <= 0 || mb > 4096) throw new UsageError(`--max-message-mb must be a number of megabytes from 0 to 4096, got "${values["max-message-mb"]}"`);
+    maxMessageBytes = Math.max(1, Math.floor(mb * 1024 * 1024));
+  }
+  startDaemon({ settings, ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}) });
   if (values.clientProcessId) exitWhenGone(Number(values.clientProcessId));
   return -1;
 }
