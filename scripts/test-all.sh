@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README quick start and .ci/run): installs what the tests need, then runs
 # the Python toolkit's tests, the TypeScript tests (engine, daemon over stdio, webview in headless
-# Chromium) and the VS Code extension-host suite (which says "skipped" where no VS Code build exists).
+# Chromium), the VS Code extension-host suite (which says "skipped" where no VS Code build exists)
+# and the end-to-end run in code-server (test/e2e/, installs code-server + Node 24 into a cache once).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,4 +20,6 @@ echo "== typescript: engine, daemon, webview (node --test)"
 node scripts/run-node-tests.mjs || status=1
 echo "== vscode extension host suite"
 node test/extension-host/run.mjs || status=1
+echo "== end-to-end: the .vsix in code-server (a real VS Code), driven by headless chromium"
+node test/e2e/run.mjs || status=1
 exit $status

@@ -141,7 +141,9 @@ export class Daemon implements vscode.Disposable {
       }),
       this.client.onNotification(Methods.statusDidChange, (s: StatusResult) => this.setStatus(s)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration("edit")) void this.pushSettings();
+        if (!e.affectsConfiguration("edit")) return;
+        this.log.info("the edit.* settings changed");
+        void this.pushSettings();
       }),
     );
   }
