@@ -14,6 +14,7 @@ import type { Engine } from "../../server/src/engine-types";
 import { loadEngine } from "../../server/src/engine";
 import { loadWorkerEngine, WorkerEngine } from "../../server/src/worker/worker-engine";
 import { microBundle, root } from "./lsp-client";
+import { rawInitialize, spawnRaw } from "./raw-client";
 
 let reference: Engine;
 let worker: Engine;
@@ -80,6 +81,35 @@ describe("privacy", { timeout: 120_000 }, () => {
       const files = walk(box).map((f) => relative(box, f));
       // tsx's own compile cache (tmp/tsx-*) is the test harness, not the product.
       const written = files.filter((f) => !f.startsWith(join("tmp", "tsx-")));
+      assert.deepEqual(written, []);
+    } finally {
+      rmSync(box, { recursive: true, force: true });
+    }
+  });
+
+  test("a daemon generation (inference worker) leaves no file either, and the daemon exits cleanly", async () => {
+    const box = mkdtempSync(join(tmpdir(), "edit-privacy-"));
+    try {
+      const tmp = join(box, "tmp");
+      const home = join(box, "home");
+      for (const d of [tmp, home]) mkdirSync(d);
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, HOME: home, XDG_CACHE_HOME: join(home, ".cache") };
+      delete env.ORT_DISABLE_TELEMETRY;
+      const settings = { bundlePath: microBundle, executionProvider: "cpu" };
+      const d = spawnRaw({ env, configuration: settings });
+      try {
+        await rawInitialize(d, settings);
+        d.request("gen", "edit/generate", { prompt: "1 2 3>6" });
+        const a = await d.answer((x) => x.id === "gen");
+        assert.ok(a.result, JSON.stringify(a.error));
+        d.request("down", "shutdown");
+        await d.answer((x) => x.id === "down");
+        d.notify("exit");
+        assert.equal(await d.exited, 0);
+      } finally {
+        d.kill();
+      }
+      const written = walk(box).map((f) => relative(box, f)).filter((f) => !f.startsWith(join("tmp", "tsx-")));
       assert.deepEqual(written, []);
     } finally {
       rmSync(box, { recursive: true, force: true });
