@@ -19,7 +19,6 @@ import json
 import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -149,7 +148,7 @@ def check_metadata(meta_file: Path, model: BidirectionalLM, probes: Sequence[str
 # --------------------------------------------------------------------------- ONNX
 
 class _GraphModule(torch.nn.Module):
-    """Flat-argument wrapper with the seam's input/output order."""
+    """Flat-argument wrapper (ids, positions, want, *past) -> (logits, *acts, *presents), for parity()."""
 
     def __init__(self, model: BidirectionalLM) -> None:
         super().__init__()
@@ -170,23 +169,12 @@ def graph_names(model: BidirectionalLM) -> tuple[list[str], list[str]]:
 
 
 def export_cache_graph(model: BidirectionalLM, out_path: Path, external_data: bool, opset: int = 18) -> None:
-    """torch.onnx dynamo export of the cache graph (dynamic batch, query and past lengths)."""
-    inputs, outputs = graph_names(model)
+    """The project's shared cache-graph exporter (onnx_cache_export.py, the seam's signature)."""
+    from .onnx_cache_export import export_cache_onnx
     c = model.config
-    dt = model.embed.weight.dtype
-    q, p = 6, 3
-    ex = (torch.zeros(1, q, dtype=torch.long), torch.arange(p, p + q)[None], torch.tensor([1, q]),
-          *[torch.zeros(1, c.n_kv_heads, p, c.head_dim, dtype=dt) for _ in range(2 * c.n_layers)])
-    B, Q, P = torch.export.Dim("batch", min=1), torch.export.Dim("q", min=1), torch.export.Dim("past", min=0)
-    shapes = (({0: B, 1: Q}, {0: B, 1: Q}, None) + tuple({0: B, 2: P} for _ in range(2 * c.n_layers)),)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        prog = torch.onnx.export(_GraphModule(model).eval(), ex, input_names=inputs, output_names=outputs,
-                                 dynamic_shapes={"input_ids": shapes[0][0], "position_ids": shapes[0][1],
-                                                 "want": None, "past_flat": shapes[0][3:]},
-                                 opset_version=opset, dynamo=True, verbose=False, external_data=external_data)
-    prog.save(str(out_path), external_data=external_data)
+    export_cache_onnx(model, out_path, n_layers=c.n_layers, kv_heads=c.n_kv_heads, head_dim=c.head_dim,
+                      probe_names=list(model.probe_names.values()), vocab_size=c.vocab_size, opset=opset,
+                      external_data=external_data, dtype=model.embed.weight.dtype)
 
 
 def quantize_int8(fp32_path: Path, out_path: Path) -> None:
