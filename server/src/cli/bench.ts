@@ -1,5 +1,5 @@
 /** `edit-dllm bench`: runs full + the given rules over task items; writes results JSON + Markdown. */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ParamValue } from "../../../protocol/lsp";
@@ -7,6 +7,7 @@ import { loadItems } from "../bench/items";
 import { benchMarkdown } from "../bench/report";
 import { compareWithReference, referenceUnavailable, runReferenceSpeed, type ReferenceSection } from "../bench/reference";
 import { runBench, type BenchResults, type BenchRuleSpec } from "../bench/run";
+import { runContextSweep, sweepMarkdown } from "../bench/context-sweep";
 import { readBundleConfig } from "../bundle/load";
 import { defaultBundleDir, packageRoot } from "../bundle/locate";
 import { UsageError } from "../errors";
@@ -25,7 +26,10 @@ export const BENCH_USAGE = `usage: edit-dllm bench [--bundle DIR] [--provider P]
   The PyTorch reference sampler (training/.venv + <bundle>/reference/ weights) runs on the same items after
   the engine; results get its tokens/s and the engine/reference ratio (or why it was skipped).
   --rules: comma-separated specs; "calibrated" = each task's calibrated rule from bundle.json. full always runs.
-  --param rule:key=value applies to that rule only; key=value to every rule but full.`;
+  --param rule:key=value applies to that rule only; key=value to every rule but full.
+usage: edit-dllm bench --sweep [--bundle DIR] [--threads N] [--prompts 64,256,1024,4096] [--reps N] [--out FILE]
+  The context sweep: prompt length x cache mode (none, prefix, dual), side by side; ms per forward and per
+  completion and the speed-up over none (default out bench/context-sweep.json + .md).`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -43,6 +47,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       "per-task": { type: "string" },
       "no-reference": { type: "boolean" },
       out: { type: "string" },
+      sweep: { type: "boolean" },
+      prompts: { type: "string" },
+      reps: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -51,6 +58,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     process.stdout.write(BENCH_USAGE + "\n");
     return 0;
   }
+  if (values.sweep) return sweepCommand(values);
   const provider = values.provider ?? "auto";
   if (!isProviderChoice(provider)) throw new UsageError(`--provider must be one of auto, cpu, cuda, dml, coreml, webgpu; got "${provider}"`);
   const itemsFile = values.items ?? join(packageRoot(), "bench", "items", "test.jsonl");
@@ -97,6 +105,37 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const md = out.replace(/\.json$/, "") + ".md";
   writeFileSync(md, benchMarkdown(results));
   process.stdout.write(benchMarkdown(results));
+  process.stderr.write(`bench: wrote ${out} and ${md}\n`);
+  return 0;
+}
+
+async function sweepCommand(values: { bundle?: string; threads?: string; prompts?: string; reps?: string; out?: string }): Promise<number> {
+  const threads = optInt(values.threads, "--threads") ?? 1;
+  const reps = optInt(values.reps, "--reps") ?? 3;
+  if (threads < 1 || reps < 1) throw new UsageError("--threads and --reps expect integers >= 1");
+  const promptTokens = (values.prompts ?? "64,256,1024,4096").split(",").map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--prompts expects comma-separated positive integers, got "${s}"`);
+    return n;
+  });
+  const bundleDir = resolve(values.bundle ?? defaultBundleDir());
+  // A real source file as the prompt text: the engine's own sampler.
+  const text = readFileSync(join(packageRoot(), "server", "src", "sampler", "denoise.ts"), "utf8");
+  const results = await runContextSweep({
+    bundleDir,
+    promptTokens,
+    modes: ["none", "prefix", "dual"],
+    reps,
+    threads,
+    text,
+    onProgress: (line) => process.stderr.write(line + "\n"),
+  });
+  const out = values.out ?? join("bench", "context-sweep.json");
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(results, null, 1) + "\n");
+  const md = out.replace(/\.json$/, "") + ".md";
+  writeFileSync(md, sweepMarkdown(results));
+  process.stdout.write(sweepMarkdown(results));
   process.stderr.write(`bench: wrote ${out} and ${md}\n`);
   return 0;
 }

@@ -5,10 +5,14 @@
  * on val. Writes OUT/eval.json, OUT/results.md and OUT/stop-choice.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadItems } from "../bench/items";
-import { packageRoot } from "../bundle/locate";
+import { defaultBundleDir, packageRoot } from "../bundle/locate";
+import type { CacheMode } from "../engine-types";
+import { cacheEvalMarkdown, runCacheEval } from "../eval/cache-eval";
+import { CACHE_MODES } from "../model/kv-cache-model";
+import type { TaskItem } from "../tasks/index";
 import { UsageError } from "../errors";
 import { mergeSummaries, summarizeRun, type EvalSummary } from "../eval/analyze";
 import { DEFAULT_GRID, PEERS_GRID, PEER_FAMILIES, type Family, type SweepGrid } from "../eval/configs";
@@ -33,7 +37,10 @@ export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [
   --check-items: re-run simulated configurations through the engine on the first N items (default 3).
   --peers-grid: the issue-14 sweep (every peer and composition, a reduced EDIT grid).
   --quick: a small sweep (for smoke tests). Writes DIR/eval.json, DIR/results.md, DIR/stop-choice.json
-  (default DIR: eval/<bundle name>).`;
+  (default DIR: eval/<bundle name>).
+  --cache-modes none,prefix,dual: instead of the rule sweep, the K/V cache as the dimension (issue 11): the same
+          items and rules (--rules, default calibrated,full) under each mode, accuracy, forwards, McNemar vs none
+          (--cache-refresh N: refresh every N forwards). Writes DIR/cache-eval.json and DIR/cache-eval.md.`;
 
 const QUICK_GRID: SweepGrid = {
   taus: [1, 0.1],
@@ -66,6 +73,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
       lanes: { type: "string" },
       "time-budget": { type: "string" },
       out: { type: "string" },
+      "cache-modes": { type: "string" },
+      "cache-refresh": { type: "string" },
+      rules: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -97,6 +107,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     if (items.length === 0) throw new UsageError(`no items${values.task ? ` for task "${values.task}"` : ""} in ${file}`);
     splits.push({ name, items });
   }
+  if (values["cache-modes"]) return cacheEvalCommand(values, splits);
   const FAMILIES: Family[] = ["edit", "edit-released", "confidence", "jot", ...PEER_FAMILIES, "commit-oracle"];
   let families: Set<Family> | null = null;
   if (values.families) {
@@ -122,6 +133,38 @@ export async function evalCommand(argv: string[]): Promise<number> {
   });
   const summary = summarizeRun(run, tolerance, "val");
   writeOutputs(summary, values.out ?? join("eval", run.bundle));
+  return 0;
+}
+
+async function cacheEvalCommand(
+  values: { bundle?: string; threads?: string; limit?: string; tolerance?: string; out?: string; "cache-modes"?: string; "cache-refresh"?: string; rules?: string },
+  splits: { name: string; items: TaskItem[] }[],
+): Promise<number> {
+  const modes = (values["cache-modes"] ?? "").split(",").map((m) => m.trim());
+  const bad = modes.filter((m) => !(CACHE_MODES as readonly string[]).includes(m));
+  if (bad.length || !modes.includes("none")) throw new UsageError(`--cache-modes: expected none plus some of prefix, dual; got "${values["cache-modes"]}"`);
+  const limit = optInt(values.limit, "--limit");
+  const limited = splits.map((s) => {
+    if (limit === undefined) return s;
+    const seen = new Map<string, number>();
+    return { name: s.name, items: s.items.filter((i) => (seen.set(i.task, (seen.get(i.task) ?? 0) + 1).get(i.task) ?? 0) <= limit) };
+  });
+  const bundleDir = resolve(values.bundle ?? defaultBundleDir());
+  const results = await runCacheEval({
+    bundleDir,
+    threads: optInt(values.threads, "--threads") ?? 1,
+    splits: limited,
+    modes: modes as CacheMode[],
+    rules: (values.rules ?? "calibrated,full").split(",").map((r) => r.trim()).filter(Boolean),
+    refreshEvery: optInt(values["cache-refresh"], "--cache-refresh") ?? null,
+    tolerance: optNum(values.tolerance, "--tolerance") ?? 0.01,
+    onProgress: (m) => process.stderr.write(`eval: ${m}\n`),
+  });
+  const out = values.out ?? join("eval", results.bundle);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "cache-eval.json"), JSON.stringify(results, null, 1) + "\n");
+  writeFileSync(join(out, "cache-eval.md"), cacheEvalMarkdown(results));
+  process.stdout.write(cacheEvalMarkdown(results));
   return 0;
 }
 
