@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { codeTaskAnswer, codeTaskPrompt } from "../../server/src/daemon/inline-prompt";
+import { codeTaskAnswer, codeTaskPrompt, documentWindow } from "../../server/src/daemon/inline-prompt";
 
 // Expected prompts written by hand from training/edit_dllm/tasks/code.py:
 // prompt = prev.strip()[-room:] + "\n" + cur.lstrip(), room = 48 - len(cur) - 1.
@@ -27,8 +27,7 @@ test("code-task answer: the generated text up to the first newline", () => {
   assert.equal(codeTaskAnswer(""), "");
 });
 
-test("document window: the suffix within its share, cut at a line end; the prefix takes the rest", async () => {
-  const { documentWindow } = await import("../../server/src/daemon/inline-prompt");
+test("document window: the suffix within its share, cut at a line end; the prefix takes the rest", () => {
   const before = "a".repeat(100);
   const after = "line1\nline2\nline3";
   // share 0.25 of 40 = 10 characters: "line1\nline" -> cut after the newline = "line1\n" (6); prefix 34.
