@@ -80,7 +80,10 @@ test("the gate hides a completion below the threshold and says why", () => {
   assert.ok(!v.show && /low confidence \(mean top-1 probability 0\.60 < 0\.7\)/.test(v.reason));
 });
 
-test("threshold 0 shows everything; a trace without probabilities is not judged", () => {
+test("threshold 0 shows everything; a trace without probabilities is not vouched for", () => {
   assert.deepEqual(gate(trace(true), "abcd", { threshold: 0, statistic: "mean" }), { show: true, confidence: null });
-  assert.deepEqual(gate(trace(false), "abcd", { threshold: 0.99, statistic: "mean" }), { show: true, confidence: null });
+  assert.deepEqual(gate(trace(false), "abcd", { threshold: 0, statistic: "mean" }), { show: true, confidence: null });
+  const v = gate(trace(false), "abcd", { threshold: 0.5, statistic: "mean" });
+  assert.equal(v.show, false);
+  assert.ok(!v.show && /no confidence signal/.test(v.reason) && /edit\.inline\.minConfidence to 0/.test(v.reason));
 });

@@ -15,12 +15,16 @@ export interface GateSettings {
   statistic: GateStatistic;
 }
 
-/** Calibrated on the embedded bundle's code val split (docs/inline-gate.md). */
-export const DEFAULT_GATE: GateSettings = { threshold: 0.9, statistic: "mean" };
+/**
+ * Calibrated on the embedded bundle's code val split (docs/inline-gate.md): no threshold makes the
+ * shown completions right half of the time, so the default is the lowest grid threshold at which
+ * none of the 500 val completions is shown (mean 0.8): the toy model stays quiet.
+ */
+export const DEFAULT_GATE: GateSettings = { threshold: 0.8, statistic: "mean" };
 
 export type GateVerdict =
   | { show: true; confidence: number | null }
-  | { show: false; confidence: number; reason: string };
+  | { show: false; confidence: number | null; reason: string };
 
 /**
  * Top-1 probabilities of the first `count` generated tokens (generation order = position order), or
@@ -62,8 +66,10 @@ export function gateStatistic(probs: readonly number[], statistic: GateStatistic
 export function gate(trace: GenerationTrace, shownText: string, settings: GateSettings): GateVerdict {
   if (settings.threshold <= 0) return { show: true, confidence: null };
   const probs = generatedTokenProbs(trace, Math.max(1, shownText.length));
-  // No per-token probabilities in the trace: the gate cannot judge, so it does not hide anything.
-  if (!probs) return { show: true, confidence: null };
+  // No per-token probabilities in the trace: the gate cannot vouch for the completion, and says so.
+  if (!probs) {
+    return { show: false, confidence: null, reason: "no confidence signal (the sampler recorded no committedProbs); set edit.inline.minConfidence to 0 to show every completion" };
+  }
   const c = gateStatistic(probs, settings.statistic);
   if (c >= settings.threshold) return { show: true, confidence: c };
   return {
