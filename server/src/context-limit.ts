@@ -49,3 +49,52 @@ export function fitContext(f: FitInput): Fitted {
   }
   return { promptIds: [...ids.slice(0, keep), ...ids.slice(keep + drop)], droppedTokens: drop };
 }
+
+export interface InfillInput {
+  /** bundle.json infill.template, e.g. "<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>{gen}"... */
+  template: string;
+  prefix: string;
+  suffix: string;
+  encode: (text: string) => number[];
+  genLength: number;
+  maxLen: number | null;
+  overflow: ContextOverflow;
+}
+
+export interface FittedInfill extends Fitted {
+  /** Tokens after the generated region (the template's tail with the suffix). */
+  suffixIds: number[];
+  /** Suffix tokens dropped from the right. */
+  droppedSuffixTokens: number;
+}
+
+/**
+ * Infill: the template splits at {gen} into the ids before the masks and the ids after them. To fit max_len
+ * a completion drops suffix tokens from the right down to a quarter of the room, then prefix tokens from the
+ * left (fitContext); generate refuses as fitContext does.
+ */
+export function fitInfill(f: InfillInput): FittedInfill {
+  const fill = (t: string) => t.split("{prefix}").join(f.prefix).split("{suffix}").join(f.suffix);
+  const at = f.template.indexOf("{gen}");
+  if (at < 0) throw new RequestError("infill.template", "a template containing {gen}", f.template);
+  const head = f.template.slice(0, at);
+  let suffixIds = f.encode(fill(f.template.slice(at + "{gen}".length)));
+  let droppedSuffixTokens = 0;
+  const headLen = f.encode(fill(head)).length;
+  if (f.maxLen !== null && f.overflow === "truncate" && headLen + f.genLength + suffixIds.length > f.maxLen) {
+    const keep = Math.min(suffixIds.length, Math.max(0, Math.floor((f.maxLen - f.genLength) / 4)));
+    droppedSuffixTokens = Math.min(suffixIds.length - keep, headLen + f.genLength + suffixIds.length - f.maxLen);
+    suffixIds = suffixIds.slice(0, suffixIds.length - droppedSuffixTokens);
+  }
+  // The prefix part is fitted like a prompt whose template is the head, with the suffix's tokens as extra length.
+  const headTemplate = head.includes("{prefix}") ? head.replace("{prefix}", "{prompt}") : head + "{prompt}";
+  const fitted = fitContext({
+    template: headTemplate.split("{suffix}").join(f.suffix),
+    prompt: head.includes("{prefix}") ? f.prefix : "",
+    encode: f.encode,
+    genLength: f.genLength + suffixIds.length,
+    maxLen: f.maxLen,
+    overflow: f.overflow,
+  });
+  return { ...fitted, suffixIds, droppedSuffixTokens };
+}

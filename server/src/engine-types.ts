@@ -42,6 +42,11 @@ export interface GenerateRequest {
   raw?: boolean;
   /** Default "refuse". */
   overflow?: ContextOverflow;
+  /**
+   * Infill: the text after the cursor. Needs a bundle with bundle.json `infill`; the prompt is then the
+   * prefix and the masks go between it and the suffix (the task template does not apply).
+   */
+  suffix?: string;
   /** K/V cache mode for this request (default: the engine's setting). */
   cache?: CacheMode;
   /** Refresh the cache after this many forwards per capture (1 = every forward, equal to `none`). */

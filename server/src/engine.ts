@@ -15,7 +15,7 @@ import { createOnnxModel } from "./model/onnx-model";
 import { PrefixKvCache } from "./model/prefix-cache";
 import { isCacheGraphModel, type DllmModel } from "./model/types";
 import type { ContextTrace } from "../../protocol/trace";
-import { fitContext } from "./context-limit";
+import { fitContext, fitInfill } from "./context-limit";
 import { denoise } from "./sampler/denoise";
 import { buildTrace, idsBeforeEos } from "./sampler/trace";
 import type { RuleContext } from "./stop/context";
@@ -126,15 +126,26 @@ class BundleEngine implements Engine {
     if (!(temperature >= 0)) throw new RequestError("temperature", "a number >= 0", String(req.temperature));
     const maxLen = config.model.max_len ?? null;
     // Before any forward: a prompt past the model's learned positions must never reach ONNX Runtime.
-    const { promptIds, droppedTokens } = fitContext({
-      // An instruct model's chat template wraps the task template (a user turn + the assistant header).
-      template: req.raw ? "{prompt}" : (this.bundle.chat?.wrap(task.template) ?? task.template),
-      prompt: req.prompt,
-      encode: (t) => tokenizer.encode(t),
-      genLength,
-      maxLen,
-      overflow: req.overflow ?? "refuse",
-    });
+    const encode = (t: string) => tokenizer.encode(t);
+    if (req.suffix !== undefined && !config.infill) {
+      throw new RequestError("suffix", "a bundle whose bundle.json declares an infill template", `${config.name} has none`);
+    }
+    // Infill: the masks go between the prefix and the suffix (bundle.json infill.template).
+    const { promptIds, droppedTokens, suffixIds } =
+      req.suffix !== undefined && config.infill
+        ? fitInfill({ template: config.infill.template, prefix: req.prompt, suffix: req.suffix, encode, genLength, maxLen, overflow: req.overflow ?? "refuse" })
+        : {
+            ...fitContext({
+              // An instruct model's chat template wraps the task template (a user turn + the assistant header).
+              template: req.raw ? "{prompt}" : (this.bundle.chat?.wrap(task.template) ?? task.template),
+              prompt: req.prompt,
+              encode,
+              genLength,
+              maxLen,
+              overflow: req.overflow ?? "refuse",
+            }),
+            suffixIds: undefined,
+          };
     const cacheRequested = req.cache ?? this.opts.cache ?? "none";
     if (!(CACHE_MODES as readonly string[]).includes(cacheRequested)) {
       throw new RequestError("cache", `one of ${CACHE_MODES.join(", ")}`, String(cacheRequested));
@@ -160,6 +171,7 @@ class BundleEngine implements Engine {
     const rule = this.createRule(spec, userParams, ctx);
     const run = await denoise(model, rule, {
       promptIds,
+      ...(suffixIds ? { suffixIds } : {}),
       genLength,
       blockLength,
       steps,

@@ -7,9 +7,13 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync as mkdtempSyncFs, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeTestBundle } from "./bundle-builder";
+import { FakeModel } from "./fakes";
 import { loadEngine } from "../../server/src/engine";
-import { fitContext } from "../../server/src/context-limit";
+import { fitContext, fitInfill } from "../../server/src/context-limit";
 import { RequestError } from "../../server/src/errors";
 import { toResponseError } from "../../server/src/daemon/rpc-errors";
 import type { Engine } from "../../server/src/engine-types";
@@ -22,8 +26,15 @@ const promptOf = (tokens: number) => "1".repeat(tokens - 3);
 
 let engine: Promise<Engine> | null = null;
 const getEngine = () => (engine ??= loadEngine({ provider: "cpu", threads: 1 }));
+const madeDirs: string[] = [];
+const mkdtempSync = (prefix: string): string => {
+  const d = mkdtempSyncFs(prefix);
+  madeDirs.push(d);
+  return d;
+};
 after(async () => {
   if (engine) await (await engine).dispose();
+  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
 });
 
 const encode = (t: string) => Array.from(t, (c) => c.charCodeAt(0));
@@ -84,4 +95,45 @@ test("CLI: a prompt past max_len exits 2 with the limit and both lengths, no sta
   assert.match(r.stderr, /192 tokens/);
   assert.match(r.stderr, /203 prompt tokens \+ genLength 64 = 267/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test("fitInfill: masks between prefix and suffix; a completion drops suffix tokens from the right, then prefix tokens from the left", () => {
+  const base = { template: "<{prefix}|{gen}|{suffix}>", encode, genLength: 4, overflow: "truncate" as const };
+  const fits = fitInfill({ ...base, prefix: "ab", suffix: "cd", maxLen: 12 });
+  assert.deepEqual(fits.promptIds, encode("<ab|"));
+  assert.deepEqual(fits.suffixIds, encode("|cd>"));
+  assert.equal(fits.droppedTokens + fits.droppedSuffixTokens, 0);
+  // Head "<ab|" 4 + gen 4 + suffix "|cdefghijkl>" 12 = 20, 6 over 14: the suffix alone gives them up
+  // (it keeps at least floor((14 - 4) / 4) = 2 tokens), so the prefix stays whole.
+  const suffixOnly = fitInfill({ ...base, prefix: "ab", suffix: "cdefghijkl", maxLen: 14 });
+  assert.equal(suffixOnly.droppedSuffixTokens, 6);
+  assert.deepEqual(suffixOnly.suffixIds, encode("|cdefg"));
+  assert.equal(suffixOnly.droppedTokens, 0);
+  // Head "<abcdefgh|" 10 + 4 + 12 = 26, 12 over: the suffix drops 10 (down to 2: "|c"), then 2 prefix
+  // tokens go from the left, after the template's "<".
+  const cut = fitInfill({ ...base, prefix: "abcdefgh", suffix: "cdefghijkl", maxLen: 14 });
+  assert.equal(cut.droppedSuffixTokens, 10);
+  assert.deepEqual(cut.suffixIds, encode("|c"));
+  assert.equal(cut.droppedTokens, 2);
+  assert.deepEqual(cut.promptIds, encode("<cdefgh|"));
+  assert.equal(cut.promptIds.length + 4 + cut.suffixIds.length, 14);
+  assert.throws(() => fitInfill({ ...base, overflow: "refuse", prefix: "ab", suffix: "cdefghijkl", maxLen: 14 }), /<= 14 tokens/);
+});
+
+test("infill through the engine: the masks sit between the prefix and the suffix; a bundle without infill refuses a suffix", async () => {
+  const dir = writeTestBundle(mkdtempSync(join(tmpdir(), "edit-infill-")), ({ config }) => {
+    Object.assign(config, { format: "edit-bundle/2", chat_template: null, infill: { template: "{prefix}#{gen}{suffix}" } });
+    Object.assign(config.model as object, { max_len: 40, cache: null, architecture: "edit-tiny", positions: "learned", dtype: "fp32" });
+  });
+  const model = new FakeModel(22, () => new Map());
+  const e = await loadEngine({ bundleDir: dir }, { model });
+  // Test bundle ids: "0".."9" = 4..13, "+" 14, "#" 17, mask 3; gen 8 (the bundle's default).
+  const { trace } = await e.generate({ prompt: "12", suffix: "+3", stop: "full" });
+  assert.deepEqual(Array.from(model.inputs[0]), [5, 6, 17, 3, 3, 3, 3, 3, 3, 3, 3, 14, 7]);
+  assert.deepEqual(trace.promptIds, [5, 6, 17]);
+  assert.equal(trace.outputIds.length, 8);
+  await e.dispose();
+  const plain = await loadEngine({ bundleDir: writeTestBundle(mkdtempSync(join(tmpdir(), "edit-infill-"))) }, { model: new FakeModel(22, () => new Map()) });
+  await assert.rejects(plain.generate({ prompt: "1", suffix: "2" }), /request field "suffix": expected a bundle whose bundle.json declares an infill template/);
+  await plain.dispose();
 });
