@@ -66,7 +66,16 @@ try {
   copy("media");
   if (hasBundle) copy("models/edit-tiny-char");
   copy("docs/editor.md", "README.md");
+  copy("LICENSE");
   copy(".vscodeignore");
+  // The Marketplace/Extensions view shows README.md: a relative link to a file left out of the
+  // package would be dead there.
+  const readme = readFileSync(join(stage, "README.md"), "utf8");
+  for (const m of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
+    const target = m[1];
+    if (/^(https?:|mailto:|#)/.test(target)) continue;
+    if (!existsSync(join(stage, target.split("#")[0]))) fail(`docs/editor.md links to ${target}, which is not in the .vsix: link to it by URL or name it as plain text`);
+  }
   for (const mod of ["onnxruntime-node", "onnxruntime-common"]) {
     copy(`node_modules/${mod}/package.json`);
     copy(`node_modules/${mod}/dist`);
@@ -92,7 +101,7 @@ try {
   writeFileSync(ortPkgFile, JSON.stringify(ortPkg, null, 2) + "\n");
 
   const vsce = join(root, "node_modules/@vscode/vsce/vsce");
-  const args = ["package", "--dependencies", "--no-yarn", "--target", target, "--out", out, "--skip-license", "--allow-missing-repository"];
+  const args = ["package", "--dependencies", "--no-yarn", "--target", target, "--out", out, "--allow-missing-repository"];
   console.log(`package: vsce ${args.join(" ")} (in ${stage})`);
   const r = spawnSync(process.execPath, [vsce, ...args], { cwd: stage, stdio: "inherit" });
   if (r.status !== 0) fail("vsce package failed");

@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-[ -d node_modules ] || npm ci
+[ -d node_modules ] || ONNXRUNTIME_NODE_INSTALL=skip npm ci
 bash scripts/setup-python.sh
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian chromium for the webview tests"

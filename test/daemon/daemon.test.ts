@@ -67,8 +67,9 @@ describe("daemon over stdio", { timeout: 120_000 }, () => {
   let d: DaemonProcess;
   let init: Awaited<ReturnType<typeof initialize>>;
   before(async () => {
-    d = spawnDaemon({ configuration: () => ({ bundlePath: microBundle, executionProvider: "cpu" }) });
-    init = await initialize(d, { bundlePath: microBundle, executionProvider: "cpu" });
+    // inlineMinConfidence 0: these tests compare with the engine's raw answer (the gate has its own tests).
+    d = spawnDaemon({ configuration: () => ({ bundlePath: microBundle, executionProvider: "cpu", inlineMinConfidence: 0 }) });
+    init = await initialize(d, { bundlePath: microBundle, executionProvider: "cpu", inlineMinConfidence: 0 });
   });
   after(() => kill(d));
 
