@@ -180,7 +180,7 @@ def export_cache_graph(model: BidirectionalLM, out_path: Path, external_data: bo
 def quantize_int8(fp32_path: Path, out_path: Path) -> None:
     """onnxruntime dynamic quantisation (int8 weights of MatMul/Gather, activations quantised per call)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8,
+    quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8, per_channel=True,
                      use_external_data_format=fp32_path.with_name(fp32_path.name + ".data").exists())
 
 
@@ -205,8 +205,9 @@ class OrtCacheGraph:
         return dict(zip(self.outputs, self.session.run(None, feeds)))
 
 
-def parity(model: BidirectionalLM, onnx_path: Path, vocab: int, seed: int = 0) -> dict[str, float]:
-    """Max abs diff ORT vs PyTorch per output kind over: no past (all rows, a block), and a past of 5."""
+def parity(model: BidirectionalLM, onnx_path: Path, vocab: int, seed: int = 0, scales: dict | None = None) -> dict[str, float]:
+    """Max abs diff ORT vs PyTorch per output kind over: no past (all rows, a block), and a past of 5.
+    `scales`, when given, receives the largest |reference value| per kind."""
     g = torch.Generator().manual_seed(seed)
     run = OrtCacheGraph(onnx_path)
     c = model.config
@@ -223,6 +224,8 @@ def parity(model: BidirectionalLM, onnx_path: Path, vocab: int, seed: int = 0) -
             kind = name.split(".")[0]
             d = float(np.abs(r.float().numpy() - got[name].astype(np.float32)).max())
             worst[kind] = max(worst.get(kind, 0.0), d)
+            if scales is not None:
+                scales[kind] = max(scales.get(kind, 0.0), float(r.float().abs().max()))
     return worst
 
 
@@ -296,10 +299,14 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
     else:
         export_cache_graph(model, onnx_path, external)
         if parity_tol is not None:
-            diffs = parity(model, onnx_path, min(n_tok, vocab))
-            bad = {k: v for k, v in diffs.items() if v > parity_tol}
+            # Absolute on O(1) outputs (the tiny test models: <= 1e-4), relative to the output's largest
+            # magnitude beyond that (float32 rounding grows with it in deep, wide models).
+            scales: dict[str, float] = {}
+            diffs = parity(model, onnx_path, min(n_tok, vocab), scales=scales)
+            bad = {k: v for k, v in diffs.items() if v > parity_tol * max(1.0, scales[k])}
             if bad:
-                raise RuntimeError(f"ONNX parity check failed (max abs diff > {parity_tol}): {bad}")
+                raise RuntimeError(f"ONNX parity check failed (max abs diff > {parity_tol} x max(1, |output|)): "
+                                   f"{bad}; output magnitudes {scales}")
     log(f"exported {onnx_path} ({dtype}{', external data' if external else ''}) in {time.time() - t0:.1f} s"
         + (f"; parity {diffs}" if diffs else ""))
 

@@ -96,7 +96,8 @@ def _config(family: str, sp: dict[str, int], rows: int) -> dict:
             "vocab_size": rows}
 
 
-def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0) -> Path:
+def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0, dims: dict | None = None) -> Path:
+    """`dims` overrides config.json keys (e.g. {"d_model": 256, "n_layers": 4} for a larger LLaDA-layout model)."""
     from safetensors.torch import save_file
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +106,7 @@ def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0) -> Pa
     from tokenizers import Tokenizer
     n_ids = max(Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab(with_added_tokens=True).values()) + 1
     rows = (n_ids // 64 + 1) * 64   # more rows than ids, as in the released checkpoints
-    cfg = _config(family, sp, rows)
+    cfg = {**_config(family, sp, rows), **(dims or {})}
     (out / "config.json").write_text(json.dumps(cfg, indent=2))
     spec = model_spec(cfg, out / "config.json")
     torch.manual_seed(seed)
@@ -115,7 +116,8 @@ def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0) -> Pa
             if n.endswith("norm.weight"):
                 p.copy_(1.0 + 0.1 * torch.randn_like(p))
             else:
-                p.normal_(0.0, 0.5 if n.startswith("embed") else 0.2)
+                # 0.2 at width 32, scaled as 1/sqrt(width) so larger benchmark models keep O(1) activations
+                p.normal_(0.0, 0.5 if n.startswith("embed") else 0.2 * (32 / spec.core.d_model) ** 0.5)
         # Rows past the tokenizer are never trained in released checkpoints: zero here, so the argmax
         # never lands on an id that has no token.
         model.embed.weight[n_ids:] = 0.0
@@ -166,7 +168,8 @@ def build_tiny_adapter(ckpt_dir: str | Path, out_dir: str | Path, targets: tuple
             lin = model.get_submodule(core)
             module = spec.layout.to_checkpoint(core)
             ck_targets.add(module.rsplit(".", 1)[-1])
-            tensors[f"base_model.model.{module}.lora_A.weight"] = torch.randn(r, lin.in_features, generator=g) * 0.3
+            a_std = 0.3 * (32 / lin.in_features) ** 0.5   # 0.3 at width 32 (the fixtures), 1/sqrt(width) beyond
+            tensors[f"base_model.model.{module}.lora_A.weight"] = torch.randn(r, lin.in_features, generator=g) * a_std
             tensors[f"base_model.model.{module}.lora_B.weight"] = torch.randn(lin.out_features, r, generator=g) * 0.3
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out / "adapter_model.safetensors"))
