@@ -40,7 +40,7 @@ async function main(): Promise<number> {
   await run(() => badBundles());
   const s = await run(() => soak(Number(values.soak)));
   if (s.rssEndMB > 1.1 * s.rssStartMB) failures.push(`soak: RSS ${s.rssStartMB} -> ${s.rssEndMB} MB is more than +10 %`);
-  const l = await run(() => latency(50, 400));
+  const l = await run(() => latency(20, 400));
   for (const k of ["statusP99ms", "cancelP99ms", "shutdownMs"] as const) {
     if (Number(l.extra[k]) > 50) failures.push(`latency: ${k} ${l.extra[k]} > 50 ms`);
   }
