@@ -170,9 +170,9 @@ class BidirectionalLM(nn.Module):
         # core module name -> probe name (the checkpoint's module name); set by layouts.attach_lora.
         self.probe_names: dict[str, str] = {}
 
-    def empty_past(self, batch: int = 1, dtype: torch.dtype | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def empty_past(self, batch: int = 1, dtype: torch.dtype = torch.float32) -> list[tuple[torch.Tensor, torch.Tensor]]:
         c = self.config
-        dt = dtype or self.embed.weight.dtype
+        dt = dtype
         z = torch.zeros(batch, c.n_kv_heads, 0, c.head_dim, dtype=dt)
         return [(z, z) for _ in range(c.n_layers)]
 
@@ -184,11 +184,16 @@ class BidirectionalLM(nn.Module):
                 past: list[tuple[torch.Tensor, torch.Tensor]], want: torch.Tensor):
         c = self.config
         x = self.embed(input_ids)
+        # fp16 weights keep float32 at the graph boundary (past in, presents out): the engine's K/V
+        # spans are float32 for every bundle, so one feed serves all dtypes (a no-op for fp32).
+        half = x.dtype != torch.float32
         cos, sin = rotary_cos_sin(position_ids, c.head_dim, c.rope_theta)
         presents = []
         for layer, (pk, pv) in zip(self.layers, past):
+            if half:
+                pk, pv = pk.to(x.dtype), pv.to(x.dtype)
             x, kv = layer(x, cos, sin, pk, pv)
-            presents.append(kv)
+            presents.append((kv[0].float(), kv[1].float()) if half else kv)
         x = self.norm(x)
         w0, w1 = want[0], want[1]
         rows = torch.arange(x.shape[1], device=x.device)
