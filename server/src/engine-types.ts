@@ -20,6 +20,7 @@ export interface EngineOptions {
 
 export type { CacheMode } from "./model/kv-cache-model";
 import type { CacheMode } from "./model/kv-cache-model";
+import type { PrefixCacheStats } from "./model/prefix-cache";
 
 /**
  * What to do when prompt + genLength exceed the model's max_len: "refuse" (generate, CLI: a RequestError
@@ -76,5 +77,7 @@ export interface EngineInfo {
 export interface Engine {
   readonly info: EngineInfo;
   generate(req: GenerateRequest): Promise<GenerateResponse>;
+  /** Counters of the cross-request prompt K/V cache (null without one; absent on engines that keep none here). */
+  promptCacheStats?(): PrefixCacheStats | null;
   dispose(): Promise<void>;
 }

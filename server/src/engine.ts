@@ -12,7 +12,7 @@ import { checkMemoryFits, modelFootprint } from "./bundle/memory";
 import { RequestError } from "./errors";
 import { CACHE_MODES, KvCacheModel } from "./model/kv-cache-model";
 import { createOnnxModel } from "./model/onnx-model";
-import { PrefixKvCache } from "./model/prefix-cache";
+import { PrefixKvCache, type PrefixCacheStats } from "./model/prefix-cache";
 import { isCacheGraphModel, type DllmModel } from "./model/types";
 import type { ContextTrace } from "../../protocol/trace";
 import { fitContext, fitInfill } from "./context-limit";
@@ -94,7 +94,7 @@ class BundleEngine implements Engine {
   }
 
   /** Counters of the cross-request prompt cache (null without one). */
-  promptCacheStats() {
+  promptCacheStats(): PrefixCacheStats | null {
     return this.prompts?.stats() ?? null;
   }
 

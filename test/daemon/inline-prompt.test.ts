@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { codeTaskAnswer, codeTaskPrompt, documentWindow } from "../../server/src/daemon/inline-prompt";
+import { anchoredWindowStart, codeTaskAnswer, codeTaskPrompt, documentWindow } from "../../server/src/daemon/inline-prompt";
 
 // Expected prompts written by hand from training/edit_dllm/tasks/code.py:
 // prompt = prev.strip()[-room:] + "\n" + cur.lstrip(), room = 48 - len(cur) - 1.
@@ -36,4 +36,14 @@ test("document window: the suffix within its share, cut at a line end; the prefi
   assert.deepEqual(documentWindow("xy", "z", { maxChars: 40, suffixShare: 0.5 }), { prefix: "xy", suffix: "z" });
   assert.equal(documentWindow(before, after, { maxChars: 40, suffixShare: 0 }).prefix.length, 40);
   assert.throws(() => documentWindow("", "", { maxChars: 0, suffixShare: 0.5 }), /maxChars/);
+});
+
+test("anchored window start: moves in anchor steps, keeps between window - anchor and window characters", () => {
+  assert.equal(anchoredWindowStart(50, 100, 16), 0);
+  assert.equal(anchoredWindowStart(100, 100, 16), 0);
+  // cursor 101: 1 character over -> the start moves by one whole anchor (16); 85 characters remain.
+  assert.equal(anchoredWindowStart(101, 100, 16), 16);
+  assert.equal(anchoredWindowStart(116, 100, 16), 16);
+  assert.equal(anchoredWindowStart(117, 100, 16), 32);
+  assert.throws(() => anchoredWindowStart(10, 8, 16), /anchor <= window/);
 });

@@ -8,6 +8,7 @@ import { benchMarkdown } from "../bench/report";
 import { compareWithReference, referenceUnavailable, runReferenceSpeed, type ReferenceSection } from "../bench/reference";
 import { runBench, type BenchResults, type BenchRuleSpec } from "../bench/run";
 import { runContextSweep, sweepMarkdown } from "../bench/context-sweep";
+import { replayMarkdown, runTypingReplay } from "../bench/typing-replay";
 import { readBundleConfig } from "../bundle/load";
 import { defaultBundleDir, packageRoot } from "../bundle/locate";
 import { UsageError } from "../errors";
@@ -29,7 +30,10 @@ export const BENCH_USAGE = `usage: edit-dllm bench [--bundle DIR] [--provider P]
   --param rule:key=value applies to that rule only; key=value to every rule but full.
 usage: edit-dllm bench --sweep [--bundle DIR] [--threads N] [--prompts 64,256,1024,4096] [--reps N] [--out FILE]
   The context sweep: prompt length x cache mode (none, prefix, dual), side by side; ms per forward and per
-  completion and the speed-up over none (default out bench/context-sweep.json + .md).`;
+  completion and the speed-up over none (default out bench/context-sweep.json + .md).
+usage: edit-dllm bench --typing-replay [--bundle DIR] [--threads N] [--keystrokes N] [--window N] [--out FILE]
+  Types a real source file one character at a time; per keystroke one completion with none, prefix, and prefix
+  with the cross-request prompt cache: hit rate, p50/p95 latency (default out bench/typing-replay.json + .md).`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -48,6 +52,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       "no-reference": { type: "boolean" },
       out: { type: "string" },
       sweep: { type: "boolean" },
+      "typing-replay": { type: "boolean" },
+      keystrokes: { type: "string" },
+      window: { type: "string" },
       prompts: { type: "string" },
       reps: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -59,6 +66,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.sweep) return sweepCommand(values);
+  if (values["typing-replay"]) return replayCommand(values);
   const provider = values.provider ?? "auto";
   if (!isProviderChoice(provider)) throw new UsageError(`--provider must be one of auto, cpu, cuda, dml, coreml, webgpu; got "${provider}"`);
   const itemsFile = values.items ?? join(packageRoot(), "bench", "items", "test.jsonl");
@@ -105,6 +113,34 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const md = out.replace(/\.json$/, "") + ".md";
   writeFileSync(md, benchMarkdown(results));
   process.stdout.write(benchMarkdown(results));
+  process.stderr.write(`bench: wrote ${out} and ${md}\n`);
+  return 0;
+}
+
+async function replayCommand(values: { bundle?: string; threads?: string; keystrokes?: string; window?: string; out?: string }): Promise<number> {
+  const threads = optInt(values.threads, "--threads") ?? 1;
+  const keystrokes = optInt(values.keystrokes, "--keystrokes") ?? 60;
+  const window = optInt(values.window, "--window") ?? 1024;
+  if (threads < 1 || keystrokes < 1 || window < 64) throw new UsageError("--threads, --keystrokes >= 1 and --window >= 64 expected");
+  const text = readFileSync(join(packageRoot(), "server", "src", "sampler", "denoise.ts"), "utf8");
+  const results = await runTypingReplay({
+    bundleDir: resolve(values.bundle ?? defaultBundleDir()),
+    threads,
+    text,
+    from: Math.min(text.length - keystrokes - 1, window + 200),
+    keystrokes,
+    window,
+    anchor: Math.max(1, Math.floor(window / 8)),
+    genLength: 32,
+    steps: 16,
+    onProgress: (line) => process.stderr.write(line + "\n"),
+  });
+  const out = values.out ?? join("bench", "typing-replay.json");
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(results, null, 1) + "\n");
+  const md = out.replace(/\.json$/, "") + ".md";
+  writeFileSync(md, replayMarkdown(results));
+  process.stdout.write(replayMarkdown(results));
   process.stderr.write(`bench: wrote ${out} and ${md}\n`);
   return 0;
 }

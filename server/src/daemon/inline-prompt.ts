@@ -60,3 +60,15 @@ export function documentWindow(before: string, after: string, o: DocumentWindowO
   const room = o.maxChars - suffix.length;
   return { prefix: room > 0 ? before.slice(-room) : "", suffix };
 }
+
+/**
+ * Where a prompt window of `window` characters ending at `cursor` starts, moved only in steps of `anchor`
+ * characters: consecutive keystrokes then share the prompt's start, so the cross-request prompt K/V cache
+ * (model/prefix-cache.ts) serves all but the last few tokens. The window holds between window - anchor and
+ * window characters (all of them near the file start).
+ */
+export function anchoredWindowStart(cursor: number, window: number, anchor: number): number {
+  if (!(window >= 1 && anchor >= 1 && anchor <= window)) throw new RangeError(`anchoredWindowStart: need 1 <= anchor <= window, got ${anchor}, ${window}`);
+  if (cursor <= window) return 0;
+  return Math.ceil((cursor - window) / anchor) * anchor;
+}
