@@ -4,6 +4,8 @@ import type { DaemonSettings } from "../../../protocol/lsp";
 import { startDaemon } from "../daemon/index";
 import { UsageError } from "../errors";
 import { isProviderChoice } from "../model/providers";
+// serverInfo.version in `initialize` (esbuild inlines the JSON; it was "0.0.0" before).
+import { version } from "../../../package.json";
 
 export const SERVE_USAGE = `usage: edit-dllm serve --stdio [--bundle DIR] [--provider P] [--clientProcessId PID] [--max-message-mb N]
   JSON-RPC (LSP framing) on stdin/stdout; logs on stderr. Messages larger than --max-message-mb
@@ -40,7 +42,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (!Number.isFinite(mb) || mb <= 0 || mb > 4096) throw new UsageError(`--max-message-mb must be a number of megabytes from 0 to 4096, got "${values["max-message-mb"]}"`);
     maxMessageBytes = Math.max(1, Math.floor(mb * 1024 * 1024));
   }
-  startDaemon({ settings, ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}) });
+  startDaemon({ settings, version, ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}) });
   if (values.clientProcessId) exitWhenGone(Number(values.clientProcessId));
   return -1;
 }
