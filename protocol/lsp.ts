@@ -108,6 +108,10 @@ export interface DaemonSettings {
   genLength?: number;
   blockLength?: number;
   steps?: number;
+  /** ONNX Runtime intra-op threads (default 1); a change reloads the model. */
+  threads?: number;
+  /** K/V cache mode for every request (default "none"). */
+  cache?: "none" | "prefix" | "dual";
   /** Inline completions below this confidence are not shown (0 shows all); default: the calibrated gate. */
   inlineMinConfidence?: number;
   /** The gate's statistic over the shown tokens' top-1 probabilities. */

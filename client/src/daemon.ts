@@ -59,6 +59,8 @@ export function readSettings(log: vscode.LogOutputChannel, previous?: MappedSett
     genLength: c.get("genLength"),
     blockLength: c.get("blockLength"),
     steps: c.get("steps"),
+    threads: c.get("threads"),
+    cache: c.get("cache"),
     debounceMs: c.get("debounceMs"),
     inlineMinConfidence: c.get("inline.minConfidence"),
     inlineConfidenceStatistic: c.get("inline.confidenceStatistic"),

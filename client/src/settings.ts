@@ -16,6 +16,8 @@ export interface RawEditConfig {
   genLength?: unknown;
   blockLength?: unknown;
   steps?: unknown;
+  threads?: unknown;
+  cache?: unknown;
   debounceMs?: unknown;
   /** `edit.inline.minConfidence` / `edit.inline.confidenceStatistic`: the inline confidence gate. */
   inlineMinConfidence?: unknown;
@@ -39,6 +41,8 @@ const DAEMON_KEY: Record<string, keyof DaemonSettings> = {
   genLength: "genLength",
   blockLength: "blockLength",
   steps: "steps",
+  threads: "threads",
+  cache: "cache",
   "inline.minConfidence": "inlineMinConfidence",
   "inline.confidenceStatistic": "inlineConfidenceStatistic",
 };
@@ -144,6 +148,13 @@ function mapSettings(raw: RawEditConfig, checks: SettingsChecks): MappedSettings
   } else if (genLength !== undefined && blockLength !== undefined && steps !== undefined && steps % (genLength / blockLength) !== 0) {
     errors.push(new SettingsError("steps", `a multiple of the number of blocks (${genLength / blockLength})`, steps));
     delete daemon.steps;
+  }
+
+  const threads = positiveInt("threads", raw.threads, errors);
+  if (threads !== undefined) daemon.threads = threads;
+  if (raw.cache !== undefined && raw.cache !== null) {
+    if (raw.cache === "none" || raw.cache === "prefix" || raw.cache === "dual") daemon.cache = raw.cache;
+    else errors.push(new SettingsError("cache", '"none", "prefix" or "dual"', raw.cache));
   }
 
   if (raw.inlineMinConfidence !== undefined && raw.inlineMinConfidence !== null) {

@@ -54,3 +54,11 @@ test("genLength must be a multiple of blockLength; steps a multiple of the block
   assert.deepEqual(b.daemon, { genLength: 128, blockLength: 32 });
   assert.match(b.errors[0].message, /a multiple of the number of blocks \(4\)/);
 });
+
+test("edit.threads and edit.cache map through; bad values are named", () => {
+  const m = toDaemonSettings({ threads: 2, cache: "prefix" });
+  assert.deepEqual(m.daemon, { threads: 2, cache: "prefix" });
+  const bad = toDaemonSettings({ threads: 1.5, cache: "triple" });
+  assert.deepEqual(bad.daemon, {});
+  assert.deepEqual(bad.errors.map((e) => e.setting).sort(), ["cache", "threads"]);
+});

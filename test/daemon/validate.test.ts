@@ -50,3 +50,12 @@ test("settings: the section or {edit: section}; bad fields are dropped and named
   assert.match(bad.problems.join("\n"), /edit\.steps/);
   assert.deepEqual(parseSettings(null), { settings: {}, problems: [] });
 });
+
+test("settings: threads (positive integer) and cache mode", () => {
+  assert.deepEqual(parseSettings({ edit: { threads: 2, cache: "dual" } }), { settings: { threads: 2, cache: "dual" }, problems: [] });
+  const bad = parseSettings({ edit: { threads: 1.5, cache: "all" } });
+  assert.deepEqual(bad.settings, {});
+  assert.equal(bad.problems.length, 2);
+  assert.match(bad.problems.join("\n"), /edit\.threads/);
+  assert.match(bad.problems.join("\n"), /edit\.cache.*"none", "prefix" or "dual"/);
+});

@@ -120,7 +120,7 @@ export class DaemonCore {
   applySettings(next: DaemonSettings): boolean {
     const prev = this.settingsNow;
     this.settingsNow = { ...next };
-    return prev.bundlePath !== next.bundlePath || prev.executionProvider !== next.executionProvider;
+    return prev.bundlePath !== next.bundlePath || prev.executionProvider !== next.executionProvider || prev.threads !== next.threads;
   }
 
   /** Disposes the engine after the running generation and loads it again with the current settings. */
@@ -301,6 +301,7 @@ export class DaemonCore {
     const engineOpts: EngineOptions = {};
     if (s.bundlePath) engineOpts.bundleDir = s.bundlePath;
     if (s.executionProvider) engineOpts.provider = s.executionProvider;
+    if (s.threads) engineOpts.threads = s.threads;
     try {
       const engine = await this.opts.loadEngine(engineOpts);
       if (this.disposed) {
@@ -361,9 +362,11 @@ export class DaemonCore {
     return Math.max(8, Math.min(want, info.maxLen - gen - templateChars - suffix - CONTEXT_SLACK));
   }
 
-  private lengths(): Pick<GenerateRequest, "genLength" | "blockLength" | "steps"> {
+  /** Lengths and the cache mode from the settings (the engine's defaults where unset). */
+  private lengths(): Pick<GenerateRequest, "genLength" | "blockLength" | "steps" | "cache"> {
     const s = this.settingsNow;
-    const out: Pick<GenerateRequest, "genLength" | "blockLength" | "steps"> = {};
+    const out: Pick<GenerateRequest, "genLength" | "blockLength" | "steps" | "cache"> = {};
+    if (s.cache !== undefined) out.cache = s.cache;
     if (s.genLength !== undefined) out.genLength = s.genLength;
     if (s.blockLength !== undefined) out.blockLength = s.blockLength;
     if (s.steps !== undefined) out.steps = s.steps;
@@ -376,7 +379,7 @@ export class DaemonCore {
 
   private settingsKey(task: string): string {
     const s = this.settingsNow;
-    return JSON.stringify([this.engine?.info.bundleDir, task, s.stopRule ?? null, s.stopParams ?? null, s.genLength ?? null, s.blockLength ?? null, s.steps ?? null]);
+    return JSON.stringify([this.engine?.info.bundleDir, task, s.stopRule ?? null, s.stopParams ?? null, s.genLength ?? null, s.blockLength ?? null, s.steps ?? null, s.cache ?? null]);
   }
 
   private state(): DaemonState {

@@ -119,11 +119,16 @@ export function parseSettings(raw: unknown): ParsedSettings {
     const v = optionalParamRecord(o, "stopParams", "stopParams");
     if (v !== undefined) settings.stopParams = v;
   });
-  for (const f of ["genLength", "blockLength", "steps"] as const) {
+  for (const f of ["genLength", "blockLength", "steps", "threads"] as const) {
     take(f, () => {
       settings[f] = positiveInt(o[f], f);
     });
   }
+  take("cache", () => {
+    const v = o.cache;
+    if (v !== "none" && v !== "prefix" && v !== "dual") throw new InvalidParamsError("cache", '"none", "prefix" or "dual"', v);
+    settings.cache = v;
+  });
   // The inline confidence gate (issue 13, daemon/inline-gate.ts).
   take("inlineMinConfidence", () => {
     const v = o.inlineMinConfidence;
