@@ -94,7 +94,7 @@ test("a forward reading the cache right after a refresh of the same ids reproduc
       let worst = 0;
       for (let i = 0; i < a.logits.length; i++) worst = Math.max(worst, Math.abs(a.logits[i] - c.logits[i]));
       assert.ok(worst <= 1e-4, `${dir} ${mode}: max |logit diff| ${worst}`);
-      const probe = b.config.default_probe;
+      const probe = b.config.default_probe!;
       const pa = a.activations.get(probe)!.data;
       const pc = c.activations.get(probe)!.data;
       for (let i = 0; i < pa.length; i++) assert.ok(Math.abs(pa[i] - pc[i]) <= 1e-4);
