@@ -132,3 +132,26 @@ test("engine: the chat template wraps the prompt; raw skips it; info reports the
     await engine.dispose();
   }
 });
+
+test("a v2 bundle converted without an adapter: no probes or metadata; full runs, EDIT says what it needs", async () => {
+  const dir = variant(LLADA, (b) => {
+    b.probes = {};
+    b.default_probe = null;
+    b.tasks = { chat: { template: "{prompt}", stop: { rule: "full", params: {} } } };
+  });
+  rmSync(join(dir, "edit-metadata.safetensors"));
+  assert.equal(loadBundle(dir).config.default_probe, null);
+  const engine = await loadEngine({ bundleDir: dir, provider: "cpu", threads: 1 });
+  try {
+    const r = await engine.generate({ prompt: "hi", genLength: 8, blockLength: 8, steps: 8 });
+    assert.equal(r.trace.blocks.length, 1);
+    await assert.rejects(engine.generate({ prompt: "hi", stop: "edit", genLength: 8, blockLength: 8, steps: 8 }), /probe module/);
+  } finally {
+    await engine.dispose();
+  }
+  // v1 still needs probes; v2 with probes needs the metadata file
+  rejects(variant(LLADA, (b) => (b.default_probe = null)), "bundle.json", "default_probe");
+  const noMeta = variant(LLADA, () => undefined);
+  rmSync(join(noMeta, "edit-metadata.safetensors"));
+  rejects(noMeta, "edit-metadata.safetensors", "");
+});

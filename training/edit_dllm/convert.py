@@ -42,6 +42,8 @@ DEFAULT_TASK = {
                                          "omegaLater": 4, "polishSteps": 0}},
     "certificates": {"alphaHat": 0.9, "q": 0.0, "beta": 0.1},
 }
+# Without an adapter: the baseline rule (no probes needed); --stop confidence / jot also run.
+NO_PROBE_TASK = {"template": "{prompt}", "stop": {"rule": "full", "params": {}}}
 INFILL_TEMPLATE = "{prefix}{gen}{suffix}"
 
 
@@ -242,9 +244,8 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
     tok_file = ckpt / "tokenizer.json"
     if not tok_file.exists():
         raise ConvertError(tok_file, "missing: the bundle needs the checkpoint's Hugging Face tokenizer.json")
-    if adapter is None:
-        raise ConvertError("--adapter", "EDIT needs a LoRA adapter with q/k/v targets (its LoRA-B outputs are "
-                                        "the probes): pass --adapter DIR (see docs/bring-your-own-dllm.md)")
+    if adapter is None and metadata is not None:
+        raise ConvertError("--metadata", "needs the adapter it was recorded with: pass --adapter DIR too")
     t0 = time.time()
     model, spec = load_checkpoint(ckpt, torch.float32)
     if shift is not None and shift != spec.core.shift:
@@ -257,18 +258,24 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
         raise ConvertError(tok_file, f"the vocabulary has {n_tok} ids but the embedding has {vocab} rows "
                                      f"(config.json): is this the tokenizer of another model?")
     ids = resolve_ids(spec, ckpt, vocab, ids_override or {})
-    all_probes = attach_adapter(model, spec, adapter)
+    # Without an adapter there are no probes: the bundle runs the rules that need none (full,
+    # confidence, jot, ...); EDIT's rules need a LoRA's B outputs and say so.
+    all_probes = attach_adapter(model, spec, adapter) if adapter is not None else []
     q_probes = [m for m in all_probes if m.endswith("q_proj")]
-    default_probe = (q_probes or all_probes)[-1]
-    chosen = all_probes if probes == "all-qkv" else [default_probe]
+    default_probe = (q_probes or all_probes)[-1] if all_probes else None
+    chosen = all_probes if probes == "all-qkv" else all_probes and [default_probe]
     core_of = {v: k for k, v in model.probe_names.items()}
     model.probe_names = {core_of[m]: m for m in chosen}
-    log(f"loaded {spec.architecture} ({sum(p.numel() for p in model.parameters()):,} parameters) "
-        f"and the adapter in {time.time() - t0:.1f} s; probes: {', '.join(chosen)}")
+    log(f"loaded {spec.architecture} ({sum(p.numel() for p in model.parameters()):,} parameters)"
+        + (f" and the adapter in {time.time() - t0:.1f} s; probes: {', '.join(chosen)}" if chosen else
+           f" in {time.time() - t0:.1f} s; no adapter: no probes, EDIT rules unavailable"))
 
     out.mkdir(parents=True, exist_ok=True)
     meta_out = out / "edit-metadata.safetensors"
-    if metadata is not None:
+    meta_out.unlink(missing_ok=True)
+    if adapter is None:
+        pass
+    elif metadata is not None:
         check_metadata(Path(metadata), model, chosen)
         shutil.copyfile(metadata, meta_out)
     else:
@@ -322,10 +329,10 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
         "generation": dict(generation or DEFAULT_GENERATION),
         "probes": {f"act.{m}": m for m in chosen},
         "default_probe": default_probe,
-        "tasks": {"chat": json.loads(json.dumps(DEFAULT_TASK))},
+        "tasks": {"chat": json.loads(json.dumps(DEFAULT_TASK if chosen else NO_PROBE_TASK))},
         "default_task": "chat",
-        "source": {"checkpoint": ckpt.resolve().name, "adapter": Path(adapter).resolve().name,
-                   "metadata": "recorded" if metadata is not None else "u_from_adapter",
+        "source": {"checkpoint": ckpt.resolve().name, "adapter": Path(adapter).resolve().name if adapter else None,
+                   "metadata": "recorded" if metadata is not None else "u_from_adapter" if adapter else None,
                    "tokenizer_ids": n_tok},
     }
     (out / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n")

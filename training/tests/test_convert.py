@@ -275,3 +275,17 @@ def test_cli_exit_code_and_message(work, capsys):
     rc = main(["--from", str(work / "nowhere"), "--adapter", str(work / "llada" / "lora"), "--out", str(work / "o")])
     assert rc == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_without_adapter_no_probes(work):
+    """No LoRA: a bundle without probes or metadata (the rules that need none run); --metadata alone is refused."""
+    out = work / "llada-base"
+    b = convert(work / "llada" / "ckpt", out, adapter=None, log=lambda s: None)
+    assert b["probes"] == {} and b["default_probe"] is None
+    assert b["tasks"]["chat"]["stop"]["rule"] == "full"
+    assert not (out / "edit-metadata.safetensors").exists()
+    names = [o.name for o in OrtCacheGraph(out / "model.onnx").session.get_outputs()]
+    assert not any(n.startswith("act.") for n in names) and names[0] == "logits"
+    expect("--metadata", "--adapter", lambda: convert(work / "llada" / "ckpt", out, adapter=None,
+                                                      metadata=work / "x.safetensors"))
+    shutil.rmtree(out)

@@ -54,7 +54,8 @@ export interface BundleConfig {
   generation: { gen_length: number; block_length: number; steps: number; schedule: ScheduleName };
   /** ONNX output name -> module name. */
   probes: Record<string, string>;
-  default_probe: string;
+  /** v2 converted without a LoRA adapter: no probes, null (EDIT rules unavailable; full/confidence/jot run). */
+  default_probe: string | null;
   tasks: Record<string, TaskConfig>;
   default_task: string;
 }
@@ -140,10 +141,16 @@ export function validateBundleJson(raw: unknown, file: string): BundleConfig {
   const p = c.obj(root, "probes", "probes");
   const probes: Record<string, string> = {};
   for (const out of Object.keys(p)) probes[out] = c.str(p, out, `probes.${out}`);
-  if (Object.keys(probes).length === 0) c.fail("probes", "at least one ONNX output -> module entry", p);
-  const default_probe = c.str(root, "default_probe", "default_probe");
-  if (!Object.values(probes).includes(default_probe)) {
-    c.fail("default_probe", `one of the probe modules (${Object.values(probes).join(", ")})`, default_probe);
+  const noProbes = Object.keys(probes).length === 0;
+  if (noProbes && !v2) c.fail("probes", "at least one ONNX output -> module entry", p);
+  let default_probe: string | null = null;
+  if (noProbes) {
+    if (root.default_probe !== null) c.fail("default_probe", "null (bundle.json has no probes)", root.default_probe);
+  } else {
+    default_probe = c.str(root, "default_probe", "default_probe");
+    if (!Object.values(probes).includes(default_probe)) {
+      c.fail("default_probe", `one of the probe modules (${Object.values(probes).join(", ")})`, default_probe);
+    }
   }
 
   const t = c.obj(root, "tasks", "tasks");

@@ -31,15 +31,22 @@ export interface LoadedBundle {
 
 export function loadBundle(dir: string): LoadedBundle {
   if (!existsSync(dir)) throw new BundleError(dir, "", "a bundle directory with the four bundle files", "no such directory");
+  const configFile = join(dir, BUNDLE_FILES.config);
+  // A v2 bundle converted without a LoRA adapter has no probes and no edit-metadata.safetensors.
+  const withoutProbes = existsSync(configFile) && existsSync(join(dir, BUNDLE_FILES.model)) && existsSync(join(dir, BUNDLE_FILES.tokenizer))
+    ? Object.keys(validateBundleJson(readJson(configFile), configFile).probes).length === 0
+    : false;
   for (const f of Object.values(BUNDLE_FILES)) {
+    if (f === BUNDLE_FILES.metadata && withoutProbes) continue;
     if (!existsSync(join(dir, f))) throw new BundleError(join(dir, f), "", "the file to exist (bundle contract)", "missing");
   }
-  const configFile = join(dir, BUNDLE_FILES.config);
   const config = validateBundleJson(readJson(configFile), configFile);
   const tokFile = join(dir, BUNDLE_FILES.tokenizer);
   const tokenizer = createTokenizer(readJson(tokFile), tokFile);
   const metaFile = join(dir, BUNDLE_FILES.metadata);
-  const metadata = readEditMetadata(readFileSync(metaFile), metaFile);
+  const metadata: EditMetadata = withoutProbes
+    ? { modules: new Map(), defaultProbe: "", header: {} }
+    : readEditMetadata(readFileSync(metaFile), metaFile);
   const chat = compileChatTemplate(config, tokenizer, configFile);
   const bundle = { dir, config, tokenizer, metadata, modelPath: join(dir, BUNDLE_FILES.model), chat };
   checkModelFile(bundle.modelPath);
@@ -144,6 +151,7 @@ export function checkBundleFiles(b: LoadedBundle): void {
       throw new BundleError(metaFile, `tensor ${module}.u`, `present (bundle.json probes["${out}"] names module ${module})`, "missing");
     }
   }
+  if (config.default_probe === null) return;
   if (!metadata.modules.has(config.default_probe)) {
     throw new BundleError(metaFile, "__metadata__.modules", `to include bundle.json default_probe ${config.default_probe}`);
   }
