@@ -55,3 +55,28 @@ def test_query_against_cached_rest_equals_full_rows(exported):
     logits, acts, _ = run(ids[:, a:z], torch.arange(a, z)[None], past, [0, z - a])
     assert np.abs(logits - full_logits[:, a:z]).max() <= 1e-5
     assert np.abs(acts["blocks.0.attn.v_proj"] - full_acts["blocks.0.attn.v_proj"][:, a:z]).max() <= 1e-5
+
+
+def test_embedded_bundle_is_the_cache_graph_of_its_reference_weights():
+    """models/edit-tiny-char/model.onnx was re-exported (export.py --cache-bundle) from reference/: parity
+    with the PyTorch module at past length 0 and > 0, and bundle.json records the cache geometry."""
+    from pathlib import Path
+
+    from edit_dllm.export import read_bundle_json
+    from edit_dllm.onnx_cache_export import check_cache_parity
+    from edit_dllm.reference_weights import load_reference_model
+
+    bundle = Path(__file__).resolve().parents[2] / "models" / "edit-tiny-char"
+    cfg = read_bundle_json(bundle)
+    assert cfg["model"]["cache"] == {"layers": 4, "kv_heads": 4, "head_dim": 32}
+    assert cfg["model"]["max_len"] == 192
+    model = load_reference_model(bundle)
+    names = list(cfg["probes"].values())
+    paths = [f"base_model.model.{n}.lora_B.default" for n in names]
+    wrapper = CacheProbedModel(model, paths)
+    try:
+        diffs = check_cache_parity(wrapper, bundle / "model.onnx", n_layers=4, kv_heads=4, head_dim=32,
+                                   probe_names=names, vocab_size=100)
+    finally:
+        wrapper.remove_hooks()
+    assert max(diffs.values()) <= 1e-4
