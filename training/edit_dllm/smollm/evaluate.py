@@ -160,7 +160,6 @@ def dllm_complete(mdm, tok, item: Item, gen: int, k: int = 1) -> tuple[str, int]
         rows = torch.zeros_like(seq, dtype=torch.bool)
         rows[0, a:a + g] = True
         logits = mdm(seq, rows=rows).float()            # [g, V]
-        logits[:, mid] = float("-inf")
         probs = logits.softmax(-1)
         conf, x0 = probs.max(-1)
         conf = torch.where(masked, conf, torch.full_like(conf, -1.0))
