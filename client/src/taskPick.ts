@@ -14,7 +14,7 @@ export interface TaskChoice {
 export const PROMPT_EXAMPLES: Record<string, string> = {
   countdown: "17 8 5>30",
   arith: "347+085-126",
-  sudoku: "1.3./..1./4..2/.3.. (a 4x4 grid: rows joined by /, . = empty)",
+  sudoku: "1.34/34.2/2.43/4321 (a 4x4 grid: rows joined by /, . = empty)",
   code: "def add(a, b):",
 };
 
