@@ -65,6 +65,8 @@ export interface StatusResult {
   rules?: string[];
   /** The provider setting the model was loaded with ("auto", "cuda", ...), beside `provider` (what runs). */
   requestedProvider?: string;
+  /** With provider auto: why each accelerator that does not run was skipped ("cuda: libcudnn.so.9 not found ..."). */
+  providerNotes?: string[];
   /** Estimated resident bytes of the loaded model and its weight precision (bundle.json model.dtype). */
   modelResidentBytes?: number;
   modelDtype?: string;

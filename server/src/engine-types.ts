@@ -68,6 +68,8 @@ export interface EngineInfo {
   loadMs: number;
   tasks: string[];
   defaultTask: string;
+  /** With provider `auto`: why each accelerator that does not run was skipped or failed ("cuda: libcudnn.so.9 not found ..."). */
+  providerNotes?: string[];
   /** Estimated resident bytes of the model (bundle/memory.ts; absent for an injected test model). */
   modelResidentBytes?: number;
   /** model.onnx weight precision (bundle.json model.dtype, default fp32). */

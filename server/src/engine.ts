@@ -11,7 +11,8 @@ import { defaultBundleDir } from "./bundle/locate";
 import { checkMemoryFits, modelFootprint } from "./bundle/memory";
 import { RequestError } from "./errors";
 import { CACHE_MODES, KvCacheModel } from "./model/kv-cache-model";
-import { createOnnxModel } from "./model/onnx-model";
+import { createOnnxModel, supportedBackends } from "./model/onnx-model";
+import { autoAccelerators, currentProviderEnv, providerReport } from "./model/providers";
 import { PrefixKvCache, type PrefixCacheStats } from "./model/prefix-cache";
 import { isCacheGraphModel, type DllmModel } from "./model/types";
 import type { ContextTrace } from "../../protocol/trace";
@@ -36,6 +37,7 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
   const bundle = loadBundle(bundleDir);
   let model = internals.model;
   const footprint = modelFootprint(bundleDir, bundle.config);
+  const providerNotes: string[] = [];
   if (!model) {
     // Refuse before ORT allocates: a model larger than the available memory would be OOM-killed.
     checkMemoryFits(footprint);
@@ -45,7 +47,9 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
       probes: bundle.config.probes,
       shift: bundle.config.model.shift ?? false,
       padId: bundle.config.ids.pad,
+      onFallback: (p, e) => providerNotes.push(`${p}: session failed (${e.message.split("\n")[0]})`),
     });
+    if ((opts.provider ?? "auto") === "auto") providerNotes.unshift(...skippedByAuto(onnx.provider));
     // One forward on two masks: fills the widths ONNX metadata leaves symbolic, and warms the session up.
     const probe = await onnx.forward(new Int32Array([bundle.config.ids.mask, bundle.config.ids.mask]));
     const widths = new Map(onnx.info.outputWidths);
@@ -64,6 +68,7 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
     loadMs: performance.now() - t0,
     tasks: Object.keys(bundle.config.tasks),
     defaultTask: bundle.config.default_task,
+    ...(providerNotes.length > 0 ? { providerNotes } : {}),
     modelResidentBytes: footprint.residentBytes,
     modelDtype: footprint.dtype,
   };
@@ -71,6 +76,14 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
     if (v !== undefined && !(CACHE_MODES as readonly string[]).includes(v)) throw new RequestError(field, `one of ${CACHE_MODES.join(", ")}`, String(v));
   }
   return new BundleEngine(bundle, model, info, internals.createRule ?? createStopRule, opts);
+}
+
+/** Why `auto` did not run each accelerator it skipped before trying (providers.ts's report, this platform only). */
+function skippedByAuto(running: string): string[] {
+  const consider = autoAccelerators(process.platform, process.arch);
+  return providerReport(currentProviderEnv(supportedBackends()))
+    .filter((p) => consider.includes(p.provider) && p.provider !== running && p.usable === false)
+    .map((p) => `${p.provider}: ${p.reason}`);
 }
 
 /** Default byte bound of the cross-request prompt K/V cache. */

@@ -64,3 +64,22 @@ test("doctor: the converted bundle's family, dtype, files and memory fit", async
   const bad = await doctorReport({ bundleDir: join(bin, "missing") });
   assert.match(bad.bundle!.error!, /no such directory/);
 });
+
+test("engine with auto: each skipped accelerator of this platform comes with its reason; an explicit choice has none", async () => {
+  const { loadEngine } = await import("../../server/src/engine");
+  const { autoAccelerators } = await import("../../server/src/model/providers");
+  const dir = join(__dirname, "..", "fixtures", "tiny-llada");
+  const auto = await loadEngine({ bundleDir: dir, provider: "auto", threads: 1 });
+  try {
+    for (const note of auto.info.providerNotes ?? []) {
+      const [name] = note.split(":");
+      assert.ok(autoAccelerators(process.platform, process.arch).includes(name), note);
+      assert.notEqual(name, auto.info.provider);
+    }
+  } finally {
+    await auto.dispose();
+  }
+  const cpu = await loadEngine({ bundleDir: dir, provider: "cpu", threads: 1 });
+  assert.equal(cpu.info.providerNotes, undefined);
+  await cpu.dispose();
+});

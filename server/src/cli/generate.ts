@@ -85,6 +85,7 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
     if (values.trace) writeTrace(values.trace, JSON.stringify(trace, null, 1) + "\n", values.force === true);
     if (values.json) process.stdout.write(JSON.stringify({ text, trace }) + "\n");
     else process.stdout.write(text + "\n");
+    for (const note of engine.info.providerNotes ?? []) process.stderr.write(`provider ${trace.provider}, not ${note}\n`);
     process.stderr.write(summaryLine(trace) + "\n");
     return 0;
   } finally {

@@ -163,6 +163,7 @@ export class DaemonCore {
     };
     if (info) Object.assign(s, { tasks: info.tasks, defaultTask: info.defaultTask, rules: listStopRules().map((r) => r.name) });
     if (info?.modelResidentBytes !== undefined) Object.assign(s, { modelResidentBytes: info.modelResidentBytes, modelDtype: info.modelDtype });
+    if (info?.providerNotes) s.providerNotes = info.providerNotes;
     if (this.lastCompletion) s.lastCompletion = this.lastCompletion;
     if (this.settingsNow.executionProvider) s.requestedProvider = this.settingsNow.executionProvider;
     if (this.loadError) s.message = this.loadError.message;
