@@ -106,6 +106,8 @@ describe("message gate", () => {
     assert.equal(c(req(5, "edit/generate", null)), InvalidParams);
     assert.equal(c(req(6, "edit/generate", [1])), InvalidParams);
     assert.equal(c(g.check({ jsonrpc: "2.0", method: "$/cancelRequest", params: null })), "drop");
+    assert.equal(c(g.check({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 6 } })), "drop", "not in flight");
+    assert.equal(c(g.check({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 4 } })), "pass", "in flight");
     assert.equal(c(req(7, "shutdown")), "pass");
     assert.equal(c(req(8, "edit/status")), InvalidRequest);
     assert.equal(c(req(9, "shutdown")), InvalidRequest);

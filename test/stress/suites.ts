@@ -339,13 +339,16 @@ export async function cancelStorm(n: number, inline: number, seed = 2): Promise<
   const t = new Tracker(d);
   const r = rng(seed);
   try {
-    const rssStart = t.sampleRss();
+    let rssStart = t.sampleRss();
     for (let i = 0; i < n; i++) {
+      // RSS "start" after a warm-up of the first 20 % of the pairs.
+      if (i === Math.floor(n / 5)) rssStart = t.sampleRss();
       const id = `c${i}`;
       t.request(id, "edit/generate", { prompt: promptOf(r, 20), stop: "full", workDoneToken: `tok-${id}` }, { allowed: [OK, RequestCancelled], what: "cancelled generate" });
       if (r() < 0.5) await sleep(Math.floor(r() * 5));
       t.writeFrame(JSON.stringify({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id } }));
       if (i % 50 === 0) t.sampleRss();
+      if (process.env.EDIT_STRESS_VERBOSE && i % 1000 === 0) process.stderr.write(`cancel storm ${i}: RSS ${round(t.sampleRss())} MB\n`);
     }
     const uri = "file:///storm.py";
     t.writeFrame(JSON.stringify({ jsonrpc: "2.0", method: "textDocument/didOpen", params: { textDocument: { uri, languageId: "python", version: 1, text: "1+2" } } }));

@@ -28,8 +28,8 @@ export type Verdict =
   | { kind: "pass"; message: Record<string, unknown> }
   /** Answer with an error (id null when the request's own id is unusable). */
   | { kind: "reply"; id: RequestId | null; error: WireError }
-  /** A notification that cannot be answered: drop it, log `reason`. */
-  | { kind: "drop"; reason: string };
+  /** A notification that cannot be answered: drop it, log `reason` (unless `quiet`: a normal race). */
+  | { kind: "drop"; reason: string; quiet?: boolean };
 
 /** Requests that take no params (LSP: `shutdown`; the daemon's `edit/status`): null is accepted there. */
 const NO_PARAMS = new Set(["shutdown", "edit/status"]);
@@ -103,6 +103,9 @@ export class MessageGate {
     if (method === "$/cancelRequest") {
       const target = isObject(params) ? params.id : undefined;
       if (typeof target !== "string" && typeof target !== "number") return { kind: "drop", reason: "'$/cancelRequest' without a string or number params.id" };
+      // A cancel that arrives after its answer is a normal race; vscode-jsonrpc would remember its id
+      // for good (knownCanceledRequests), so it stops here.
+      if (!this.inFlight.has(idKey(target))) return { kind: "drop", reason: `'$/cancelRequest' for ${JSON.stringify(target)}, not in flight`, quiet: true };
     } else if (params === null) {
       // vscode-languageserver's handlers read fields of their params without a null check.
       return { kind: "drop", reason: `'${method}' with null params` };

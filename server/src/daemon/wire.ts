@@ -99,7 +99,7 @@ export class GuardedMessageReader extends AbstractMessageReader {
       this.reply(verdict.id, verdict.error.code, verdict.error.message);
     } else {
       this.refused.dropped++;
-      this.log(`dropped a notification: ${verdict.reason}`);
+      if (!verdict.quiet) this.log(`dropped a notification: ${verdict.reason}`);
     }
   }
 
