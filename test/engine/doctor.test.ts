@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { doctorReport, formatDoctor } from "../../server/src/cli/doctor";
-import { CUDA_SETUP_COMMAND, providerReport, type ProviderEnv } from "../../server/src/model/providers";
+import { loadEngine } from "../../server/src/engine";
+import { autoAccelerators, CUDA_SETUP_COMMAND, providerReport, type ProviderEnv } from "../../server/src/model/providers";
 
 const bin = mkdtempSync(join(tmpdir(), "edit-doctor-"));
 after(() => rmSync(bin, { recursive: true, force: true }));
@@ -66,8 +67,6 @@ test("doctor: the converted bundle's family, dtype, files and memory fit", async
 });
 
 test("engine with auto: each skipped accelerator of this platform comes with its reason; an explicit choice has none", async () => {
-  const { loadEngine } = await import("../../server/src/engine");
-  const { autoAccelerators } = await import("../../server/src/model/providers");
   const dir = join(__dirname, "..", "fixtures", "tiny-llada");
   const auto = await loadEngine({ bundleDir: dir, provider: "auto", threads: 1 });
   try {
