@@ -8,6 +8,7 @@ import { UsageError } from "../errors";
 import { isProviderChoice } from "../model/providers";
 import { parseParamPairs } from "./params";
 import { createProgress } from "./progress";
+import { checkPromptNotEmpty, promptWarnings, unkIdOf } from "./prompt-checks";
 
 export const GENERATE_USAGE = `usage: edit-dllm generate [--bundle DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--threads N]
                          [--task NAME] [--stop RULE] [--param key=value ...] [--raw]
@@ -60,6 +61,7 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
   const cacheRefreshEvery = optInt(values["cache-refresh"], "--cache-refresh") ?? null;
   if (cacheRefreshEvery !== null && cacheRefreshEvery < 1) throw new UsageError(`--cache-refresh expects an integer >= 1, got "${values["cache-refresh"]}"`);
   const prompt = positionals[0] ?? (await io.stdin()).replace(/\r?\n$/, "");
+  checkPromptNotEmpty(prompt);
   const engine = await loadEngine({ bundleDir: values.bundle, provider, threads: optInt(values.threads, "--threads") });
   try {
     const genLength = optInt(values["gen-length"], "--gen-length");
@@ -87,6 +89,8 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
     else process.stdout.write(text + "\n");
     for (const note of engine.info.providerNotes ?? []) process.stderr.write(`provider ${trace.provider}, not ${note}\n`);
     process.stderr.write(summaryLine(trace) + "\n");
+    const facts = { prompt, task: values.task, raw: values.raw === true, promptIds: trace.promptIds, unkId: unkIdOf(engine.info.bundleDir) };
+    for (const w of promptWarnings({ ...facts, defaultTask: engine.info.defaultTask, tasks: engine.info.tasks })) process.stderr.write(`warning: ${w}\n`);
     return 0;
   } finally {
     await engine.dispose();
