@@ -180,10 +180,18 @@ def export_cache_graph(model: BidirectionalLM, out_path: Path, external_data: bo
 
 
 def quantize_int8(fp32_path: Path, out_path: Path) -> None:
-    """onnxruntime dynamic quantisation (int8 weights of MatMul/Gather, activations quantised per call)."""
+    """onnxruntime dynamic quantisation: int8 weights per output channel, activations quantised per call."""
+    import logging
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8, per_channel=True,
-                     use_external_data_format=fp32_path.with_name(fp32_path.name + ".data").exists())
+    # The quantizer logs a WARNING per int64 index tensor it skips (want, positions): expected, not news.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8, per_channel=True,
+                         use_external_data_format=fp32_path.with_name(fp32_path.name + ".data").exists())
+    finally:
+        root.setLevel(level)
 
 
 class OrtCacheGraph:
