@@ -79,6 +79,8 @@ export function providerLine(s: StatusResult): string | null {
   if (!s.provider) return null;
   const asked = s.requestedProvider ?? "auto";
   if (asked === s.provider) return `Execution provider: ${s.provider}`;
+  // The engine's own report of each provider it skipped or failed (EngineInfo.providerNotes).
+  if (s.providerNotes?.length) return `Execution provider: ${s.provider} (setting "${asked}"; not ${s.providerNotes.join("; not ")})`;
   if (asked === "auto" && !GPU_PROVIDERS.has(s.provider)) {
     return `Execution provider: ${s.provider} (setting "auto": no GPU provider could be started here; CUDA needs its provider libraries next to onnxruntime-node, see docs/editor.md)`;
   }

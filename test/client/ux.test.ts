@@ -69,6 +69,10 @@ test("status tooltip: the provider that runs and why not a GPU, and why the last
   assert.match(providerLine({ ...base, requestedProvider: "auto" }) ?? "", /cpu \(setting "auto": no GPU provider could be started here; CUDA needs/);
   assert.match(providerLine(base) ?? "", /setting "auto"/);
   assert.equal(providerLine({ ...base, provider: "cuda", requestedProvider: "auto" }), 'Execution provider: cuda (setting "auto")');
+  assert.equal(
+    providerLine({ ...base, requestedProvider: "auto", providerNotes: ["cuda: libonnxruntime_providers_cuda.so not found", "webgpu: libvulkan.so.1 not found"] }),
+    'Execution provider: cpu (setting "auto"; not cuda: libonnxruntime_providers_cuda.so not found; not webgpu: libvulkan.so.1 not found)',
+  );
   assert.equal(completionLine({ shown: false, reason: "cancelled", ms: 3 }), "Last completion: not shown, cancelled");
   assert.equal(completionLine({ shown: true, source: "model", confidence: 0.934, ms: 41.6 }), "Last completion: shown (model, confidence 0.93, 42 ms)");
   const v = statusView({ kind: "daemon", status: { ...base, requestedProvider: "cpu", lastCompletion: { shown: false, reason: "model still loading", ms: 1 } } });
