@@ -2,6 +2,7 @@
 // for the log or throws. State carries over (the file typed into, the remembered task).
 import assert from "node:assert/strict";
 import { copyFileSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import {
   activeEditorText,
@@ -228,10 +229,13 @@ export const SCENARIOS = [
       const cancelled = added.split("\n").filter((l) => /inline completion not shown: cancelled/.test(l));
       assert.ok(cancelled.length >= 1, `no cancellation reported by the daemon; new log:\n${added.slice(-2000)}`);
       await page.keyboard.press("Escape");
+      // The status tooltip says what became of the last completion.
+      const tip = await statusTooltip(page);
+      assert.match(tip, /Last completion: (shown|not shown, )/);
       await save(page);
       const m3 = Date.now();
       await writeSettings(ctx, {});
-      return `${cancelled.length} cancellations reported, e.g. ${JSON.stringify(cancelled[0].replace(/^.*inline completion/, "inline completion"))} [settings ${m1 - m0} ms, typing ${m2 - m1} ms, settings ${Date.now() - m3} ms]`;
+      return `${cancelled.length} cancellations reported, e.g. ${JSON.stringify(cancelled[0].replace(/^.*inline completion/, "inline completion"))}; tooltip ${JSON.stringify(tip.split("\n").pop())} [settings ${m1 - m0} ms, typing ${m2 - m1} ms, settings ${Date.now() - m3} ms]`;
     },
   },
   {
@@ -242,6 +246,10 @@ export const SCENARIOS = [
       const r = await generateFromPrompt(ctx, { task: "countdown", prompt: "17 8 5>30" });
       for (const t of ["countdown", "sudoku", "arith", "code"]) assert.ok(r.labels.includes(t), `task ${t} missing from the pick: ${r.labels}`);
       assert.equal(r.task, "countdown");
+      // The same request through the CLI (no editor, no daemon) gives the same text.
+      const cli = spawnSync(process.execPath, [join(ctx.root, "dist/cli.js"), "generate", "--task", "countdown", "--provider", "cpu", "17 8 5>30"], { encoding: "utf8", env: { ...process.env, ORT_DISABLE_TELEMETRY: "1" } });
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.equal(r.text, cli.stdout.replace(/\n$/, ""), "the editor's result equals the CLI's for the same prompt and task");
       const toasts = (await toastHistory(page)).slice(toastsBefore);
       assert.ok(toasts.some((t) => /EDIT: generating/.test(t)), `no progress notification seen: ${JSON.stringify(toasts)}`);
       const shown = r.shown;

@@ -102,13 +102,22 @@ export async function pick(page, label) {
 export async function pickLabels(page) {
   const w = await quickInput(page);
   await w.locator(".quick-input-list .monaco-list-row").first().waitFor({ state: "visible", timeout: 10000 });
-  return w.locator(".quick-input-list .monaco-list-row .label-name").allInnerTexts();
+  // The list fills in over a few frames: read until two reads 200 ms apart agree.
+  let prev = null;
+  return until(async () => {
+    const now = JSON.stringify(await w.locator(".quick-input-list .monaco-list-row .label-name").allInnerTexts());
+    const same = now === prev;
+    prev = now;
+    return same ? JSON.parse(now) : null;
+  }, "the quick pick's rows to settle", 5000, 200);
 }
 
 /** Types into the open input box and presses Enter. */
 export async function answerInput(page, text) {
-  await quickInput(page);
-  await page.keyboard.type(text, { delay: 5 });
+  const w = await quickInput(page);
+  const input = w.locator(".quick-input-box input").first();
+  await input.fill(text);
+  await until(async () => (await input.inputValue()) === text, `the input box to hold ${JSON.stringify(text)}`, 5000);
   await page.keyboard.press("Enter");
 }
 
