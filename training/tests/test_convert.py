@@ -289,3 +289,11 @@ def test_without_adapter_no_probes(work):
     expect("--metadata", "--adapter", lambda: convert(work / "llada" / "ckpt", out, adapter=None,
                                                       metadata=work / "x.safetensors"))
     shutil.rmtree(out)
+
+
+def test_adapter_with_modules_to_save_is_refused(work):
+    a = build_tiny_adapter(work / "llada" / "ckpt", work / "lora-mts")
+    cfg = json.loads((a / "adapter_config.json").read_text())
+    cfg["modules_to_save"] = ["lm_head"]
+    (a / "adapter_config.json").write_text(json.dumps(cfg))
+    expect("adapter_config.json", "modules_to_save", lambda: convert(work / "llada" / "ckpt", work / "o", adapter=a))

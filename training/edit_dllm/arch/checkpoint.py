@@ -120,6 +120,11 @@ def attach_adapter(model: BidirectionalLM, spec: ModelSpec, adapter_dir: str | P
         raise ConvertError(cfg_file, f"peft_type {acfg.get('peft_type')!r}: expected 'LORA'")
     if acfg.get("use_dora"):
         raise ConvertError(cfg_file, "use_dora = true: DoRA adapters are not supported (expected a plain LoRA)")
+    if acfg.get("modules_to_save"):
+        raise ConvertError(cfg_file, f"modules_to_save = {acfg['modules_to_save']}: fully trained module copies are not "
+                                     "supported (expected a plain LoRA; merge them into the checkpoint first)")
+    if acfg.get("bias", "none") != "none":
+        raise ConvertError(cfg_file, f"bias = {acfg['bias']!r}: trained biases are not supported (expected 'none')")
     targets = acfg.get("target_modules") or []
     if isinstance(targets, str):
         targets = [targets]
