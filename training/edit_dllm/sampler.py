@@ -396,8 +396,10 @@ class Bundle:
         d = Path(bundle_dir)
         import json as _json
         bj = _json.loads((d / "bundle.json").read_text())
-        return Bundle(d, bj, EditMetadata.load(d / "edit-metadata.safetensors"),
-                      Tokenizer.from_file(str(d / "tokenizer.json")))
+        # edit-bundle/2 converted without an adapter: no probes, no metadata (the EDIT rules refuse).
+        meta = (EditMetadata({}, "", {}) if not bj.get("probes") and not (d / "edit-metadata.safetensors").exists()
+                else EditMetadata.load(d / "edit-metadata.safetensors"))
+        return Bundle(d, bj, meta, Tokenizer.from_file(str(d / "tokenizer.json")))
 
     @property
     def ids(self) -> dict:
@@ -440,7 +442,7 @@ class Bundle:
         return dict(t["stop"]["params"]), dict(t["certificates"])
 
     def rule_factory(self, name: str, params: Mapping | None = None, task: str | None = None) -> Callable[[], StopRule]:
-        certs = self.json["tasks"][task]["certificates"] if task else None
+        certs = self.json["tasks"][task].get("certificates") if task else None
         params = dict(params or {})
         make_rule(name, self.metadata, self.probes, params, certs)  # validate now, not per sequence
         return lambda: make_rule(name, self.metadata, self.probes, params, certs)

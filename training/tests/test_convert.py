@@ -286,6 +286,11 @@ def test_without_adapter_no_probes(work):
     assert not (out / "edit-metadata.safetensors").exists()
     names = [o.name for o in OrtCacheGraph(out / "model.onnx").session.get_outputs()]
     assert not any(n.startswith("act.") for n in names) and names[0] == "logits"
+    from edit_dllm.sampler import Bundle
+    model, _ = load_checkpoint(work / "llada" / "ckpt")
+    b2 = Bundle.load(out)
+    tr = b2.run(model.full, "chat", ["hi"], "full", batch_size=1)[0]
+    assert len(tr["outputIds"]) == b["generation"]["gen_length"]
     expect("--metadata", "--adapter", lambda: convert(work / "llada" / "ckpt", out, adapter=None,
                                                       metadata=work / "x.safetensors"))
     shutil.rmtree(out)
