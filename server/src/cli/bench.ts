@@ -30,10 +30,10 @@ export const BENCH_USAGE = `usage: edit-dllm bench [--bundle DIR] [--provider P]
   --param rule:key=value applies to that rule only; key=value to every rule but full.
 usage: edit-dllm bench --sweep [--bundle DIR] [--threads N] [--prompts 64,256,1024,4096] [--reps N] [--out FILE]
   The context sweep: prompt length x cache mode (none, prefix, dual), side by side; ms per forward and per
-  completion and the speed-up over none (default out bench/context-sweep.json + .md).
+  completion and the speed-up over none (default out test-output/bench/context-sweep.json + .md).
 usage: edit-dllm bench --typing-replay [--bundle DIR] [--threads N] [--keystrokes N] [--window N] [--out FILE]
   Types a real source file one character at a time; per keystroke one completion with none, prefix, and prefix
-  with the cross-request prompt cache: hit rate, p50/p95 latency (default out bench/typing-replay.json + .md).`;
+  with the cross-request prompt cache: hit rate, p50/p95 latency (default out test-output/bench/typing-replay.json + .md).`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -135,7 +135,7 @@ async function replayCommand(values: { bundle?: string; threads?: string; keystr
     steps: 16,
     onProgress: (line) => process.stderr.write(line + "\n"),
   });
-  const out = values.out ?? join("bench", "typing-replay.json");
+  const out = values.out ?? join("test-output", "bench", "typing-replay.json");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 1) + "\n");
   const md = out.replace(/\.json$/, "") + ".md";
@@ -166,7 +166,7 @@ async function sweepCommand(values: { bundle?: string; threads?: string; prompts
     text,
     onProgress: (line) => process.stderr.write(line + "\n"),
   });
-  const out = values.out ?? join("bench", "context-sweep.json");
+  const out = values.out ?? join("test-output", "bench", "context-sweep.json");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 1) + "\n");
   const md = out.replace(/\.json$/, "") + ".md";
