@@ -74,6 +74,10 @@ export interface EngineInfo {
   modelResidentBytes?: number;
   /** model.onnx weight precision (bundle.json model.dtype, default fp32). */
   modelDtype?: string;
+  /** The bundle declares an infill template: completions may send the text after the cursor (GenerateRequest.suffix). */
+  infill?: boolean;
+  /** bundle.json model.max_len (null = no learned limit). */
+  maxLen?: number | null;
 }
 
 export interface Engine {

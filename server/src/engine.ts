@@ -71,6 +71,8 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
     ...(providerNotes.length > 0 ? { providerNotes } : {}),
     modelResidentBytes: footprint.residentBytes,
     modelDtype: footprint.dtype,
+    infill: bundle.config.infill != null,
+    maxLen: bundle.config.model.max_len ?? null,
   };
   for (const [field, v] of Object.entries({ cache: opts.cache })) {
     if (v !== undefined && !(CACHE_MODES as readonly string[]).includes(v)) throw new RequestError(field, `one of ${CACHE_MODES.join(", ")}`, String(v));

@@ -11,7 +11,7 @@ import { CompletionCache, type CompletionKey } from "./cache";
 import { EngineUnavailableError, CancelledError, SupersededError } from "./errors";
 import { GenerationQueue } from "./queue";
 import { readBundleInfo, type BundleInfo } from "./bundle-info";
-import { CODE_PROMPT_CHARS, codeTaskAnswer, codeTaskPrompt } from "./inline-prompt";
+import { CODE_PROMPT_CHARS, codeTaskAnswer, codeTaskPrompt, documentWindow, INFILL_CHARS } from "./inline-prompt";
 // Completion UX hooks (issue 13): confidence gate, suffix de-duplication, the reason nothing was shown.
 import { DEFAULT_GATE, gate, type GateSettings } from "./inline-gate";
 import { failureReason, outcomeLogLine } from "./inline-outcome";
@@ -226,8 +226,10 @@ export class DaemonCore {
     const task = inlineTaskOf(engine);
     const template = this.bundleInfo?.templates[task];
     const usesSuffix = template?.includes("{suffix}") ?? false;
-    const prefix = task === "code" ? codeTaskPrompt(r.before) : r.before.slice(-this.prefixWindow(template));
-    const suffix = usesSuffix ? r.after.slice(0, this.opts.suffixChars ?? 32) : "";
+    // A bundle that infills gets prefix AND suffix from the document; the engine fits them to max_len (issue 11).
+    const infill = engine.info.infill === true ? documentWindow(r.before, r.after, { maxChars: this.opts.prefixChars ?? INFILL_CHARS, suffixShare: 0.25 }) : null;
+    const prefix = infill ? infill.prefix : task === "code" ? codeTaskPrompt(r.before) : r.before.slice(-this.prefixWindow(template));
+    const suffix = infill ? infill.suffix : usesSuffix ? r.after.slice(0, this.opts.suffixChars ?? 32) : "";
     if (!prefix.trim()) return { text: "", source: "model", reason: "window too short (no text before the cursor)" };
     const key: CompletionKey = { prefix, suffix, settings: this.settingsKey(task) };
     const hit = cache.get(key);
@@ -243,7 +245,8 @@ export class DaemonCore {
     // A completion never fails on length: the engine drops prompt tokens from the left to fit max_len (issue 11).
     const req: GenerateRequest = { ...this.lengths(), ...this.settingsRule(), task, prompt: prefix, overflow: "truncate" };
     if (this.settingsNow.stopParams) req.params = { ...this.settingsNow.stopParams };
-    if (usesSuffix && template) {
+    if (infill) req.suffix = suffix;
+    else if (usesSuffix && template) {
       // The engine fills only {prompt}; a suffix-aware template is applied here and sent raw.
       req.prompt = template.split("{prompt}").join(prefix).split("{suffix}").join(suffix);
       req.raw = true;

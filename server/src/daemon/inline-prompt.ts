@@ -30,6 +30,9 @@ export function codeTaskAnswer(text: string): string {
   return text.split("\n", 1)[0] ?? "";
 }
 
+/** Default characters of document around the cursor for an infilling model (the engine trims tokens to max_len). */
+export const INFILL_CHARS = 8192;
+
 /** Characters of document context an infilling model gets around the cursor (the engine then fits tokens to max_len). */
 export interface DocumentWindowOptions {
   /** Total characters of prefix + suffix to send. */
