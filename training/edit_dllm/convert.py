@@ -265,6 +265,9 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
     if n_tok > vocab:
         raise ConvertError(tok_file, f"the vocabulary has {n_tok} ids but the embedding has {vocab} rows "
                                      f"(config.json): is this the tokenizer of another model?")
+    if vocab - n_tok > max(1024, vocab // 10):   # released paddings: LLaDA 115 rows, Qwen2 399
+        raise ConvertError(tok_file, f"the vocabulary has {n_tok} ids but the embedding has {vocab} rows "
+                                     f"(config.json): far fewer ids than rows; is this the tokenizer of another model?")
     ids = resolve_ids(spec, ckpt, vocab, ids_override or {})
     # Without an adapter there are no probes: the bundle runs the rules that need none (full,
     # confidence, jot, ...); EDIT's rules need a LoRA's B outputs and say so.

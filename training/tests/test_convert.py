@@ -302,3 +302,20 @@ def test_adapter_with_modules_to_save_is_refused(work):
     cfg["modules_to_save"] = ["lm_head"]
     (a / "adapter_config.json").write_text(json.dumps(cfg))
     expect("adapter_config.json", "modules_to_save", lambda: convert(work / "llada" / "ckpt", work / "o", adapter=a))
+
+
+def test_tokenizer_far_smaller_than_embedding(work):
+    """A padded embedding is normal (LLaDA: 115 rows past the tokenizer); thousands of missing ids are not."""
+    from safetensors.torch import load_file, save_file
+    d = copy_ckpt(work, "llada", "big-emb")
+    cfg = json.loads((d / "config.json").read_text())
+    rows = 320 + 2000
+    for f in d.glob("model-*.safetensors"):
+        t = load_file(str(f))
+        for k in list(t):
+            if k.endswith("wte.weight") or k.endswith("transformer.ff_out.weight"):
+                t[k] = torch.cat([t[k], torch.zeros(rows - t[k].shape[0], t[k].shape[1], dtype=t[k].dtype)]).contiguous()
+        save_file(t, str(f))
+    cfg.update(embedding_size=rows, vocab_size=rows)
+    (d / "config.json").write_text(json.dumps(cfg))
+    expect("tokenizer.json", "far fewer ids than rows", lambda: convert(d, work / "o", adapter=work / "llada" / "lora"))
