@@ -68,6 +68,8 @@ test("taskPeers: val-chosen picks, holding on test, the composed target and the 
   assert.equal(pick("eb-sampler").holds, false);
   assert.deepEqual(pick("eb-sampler").vsFull, { onlyA: 0, onlyB: 2, p: 0.5 });
   assert.equal(pick("edit").config, null, "no edit configuration in the sweep");
+  // vs composed (edit+jot, 1111100000 on test): eb-sampler only 0, composed only 2
+  assert.deepEqual(pick("eb-sampler").vsComposed, { onlyA: 0, onlyB: 2, p: 0.5 });
   // vs peers that hold: jot (2.5) and stable-confident (10); both use more than 2.0 -> target met
   assert.deepEqual(tp.vsPeers.map((v) => [v.family, v.fewer]), [["jot", true], ["stable-confident", true]]);
   assert.equal(tp.target, true);

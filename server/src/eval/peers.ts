@@ -151,7 +151,7 @@ export function taskPeers(s: EvalSummary, task: string, reportSplit = "test"): T
   const composedTest = composed?.config ? byId(test, composed.config) : undefined;
   for (const p of picks) {
     const t = p.config ? byId(test, p.config) : undefined;
-    if (t && composedTest && p.family !== "composed") p.vsComposed = paired(composedTest, t);
+    if (t && composedTest && p.family !== "composed") p.vsComposed = paired(t, composedTest); // this rule only / composed only
   }
   const vsPeers: TaskPeers["vsPeers"] = [];
   for (const p of picks) {
