@@ -27,6 +27,7 @@ import { WakeableSleep } from "./sleep";
 import type { ClientPhase } from "./statusText";
 import { toDaemonSettings, type MappedSettings } from "./settings";
 import { StartFailures } from "./startFailures";
+import { DaemonProcess } from "./daemonProcess";
 
 export interface DaemonEvents {
   onPhase(phase: ClientPhase): void;
@@ -88,6 +89,7 @@ export class Daemon implements vscode.Disposable {
   /** True while client.start() runs: a close then is the start's failure, handled (and retried) by start(). */
   private starting = false;
   private runningSince = 0;
+  private readonly process: DaemonProcess;
   private readonly wait = new WakeableSleep();
   private disposed = false;
   private settings: MappedSettings;
@@ -101,11 +103,19 @@ export class Daemon implements vscode.Disposable {
   ) {
     this.settings = readSettings(log, undefined, true);
     const launch = daemonLaunch(process.execPath, context.extensionPath, process.env);
-    const serverOptions: ServerOptions = { command: launch.command, args: launch.args, options: launch.options };
+    // Our own spawn (a ServerOptions function) so that a death can be explained: exit code, last stderr line.
+    this.process = new DaemonProcess(launch);
+    const serverOptions: ServerOptions = () => this.process.start();
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       outputChannel: log,
       initializationOptions: () => ({ edit: this.settings.daemon }),
+      // A failed start is ours to report (once, with the reason: start()/onClosed and StartFailures),
+      // not a raw library toast per attempt.
+      initializationFailedHandler: (error) => {
+        log.error(`the daemon did not initialize: ${error instanceof Error ? error.message : String(error)}`);
+        return false;
+      },
       errorHandler: {
         error: (error, _message, count): ErrorHandlerResult => {
           log.error(`daemon connection error (${count ?? 1}): ${error.message}`);
@@ -165,7 +175,8 @@ export class Daemon implements vscode.Disposable {
 
   private async onClosed(): Promise<CloseHandlerResult> {
     if (this.disposed || this.starting) return { action: CloseAction.DoNotRestart, handled: true };
-    const reason = "the daemon process exited";
+    await this.process.exited(500);
+    const reason = `the daemon process exited (${this.process.describeExit() ?? "still running"})`;
     if (this.startFailures.record(Date.now() - this.runningSince, reason)) {
       this.giveUp();
       return { action: CloseAction.DoNotRestart, handled: true };
@@ -195,7 +206,9 @@ export class Daemon implements vscode.Disposable {
     } catch (e) {
       this.starting = false;
       if (this.disposed) return;
-      const reason = e instanceof Error ? e.message : String(e);
+      await this.process.exited(500);
+      const died = this.process.describeExit();
+      const reason = (e instanceof Error ? e.message : String(e)) + (died ? ` (${died})` : "");
       if (this.startFailures.record(0, `start failed: ${reason}`)) {
         this.giveUp();
         return;
@@ -279,6 +292,8 @@ export class Daemon implements vscode.Disposable {
     this.wait.interrupt();
     for (const s of this.subscriptions) s.dispose();
     if (this.client.isRunning()) await this.client.stop(5000).catch(() => undefined);
+    await this.process.exited(2000);
+    this.process.killIfAlive();
   }
 }
 
