@@ -4,7 +4,8 @@
  * An Executable rather than vscode-languageclient's NodeModule transport: NodeModule always appends
  * `--stdio --clientProcessId=<pid>`, which the CLI's strict argument parser rejects. Running the
  * extension host's own runtime with ELECTRON_RUN_AS_NODE=1 is what NodeModule does under the hood;
- * the daemon exits when its stdin closes, which covers a dying editor.
+ * the daemon exits when its stdin closes, which covers a dying editor. The client spawns it itself
+ * (daemonProcess.ts) to keep its exit code and last stderr line.
  */
 import { join } from "node:path";
 
