@@ -187,6 +187,9 @@ class Build:
         # PyTorch weights beside the ONNX model, so `edit-dllm bench` can time the reference sampler.
         from .reference_weights import save_reference_weights
         save_reference_weights(model, self.bundle_dir)
+        # Ship the cache graph (past K/V in, wanted rows out; issue 11), exported from the same weights.
+        from .export import reexport_cache_graph
+        reexport_cache_graph(self.bundle_dir)
         return "done"
 
     def stage_calibrate(self) -> str:
