@@ -8,6 +8,7 @@ import { BundleError, CancelledError, ModelError, RequestError, UsageError } fro
 import { StopRuleError } from "./stop/errors";
 import { benchCommand, BENCH_USAGE } from "./cli/bench";
 import { doctorCommand, DOCTOR_USAGE } from "./cli/doctor";
+import { providerHint } from "./cli/provider-hint";
 import { evalCommand, EVAL_USAGE } from "./cli/eval";
 import { generateCommand, GENERATE_USAGE } from "./cli/generate";
 import { serveCommand, SERVE_USAGE } from "./cli/serve";
@@ -77,6 +78,7 @@ function report(e: unknown): number {
   }
   if (e instanceof BundleError || e instanceof ModelError || e instanceof CancelledError) {
     process.stderr.write(`edit-dllm: ${err.name}: ${err.message}\n`);
+    if (e instanceof ModelError) process.stderr.write(providerHint(e.provider));
     return 1;
   }
   process.stderr.write(`edit-dllm: unexpected error: ${err?.stack ?? String(e)}\n`);
