@@ -2,7 +2,8 @@
  * `npm run test:stress`: the full stress suites (issue 15) against the real daemon on the micro
  * bundle, each printing its figures, written to bench/stress-results.json. Exit code 1 when a target
  * is missed: any crash, hang, lost request or wrong code, RSS at the end of the soak above +10 % of its
- * value after warm-up, or a status / cancel / shutdown p99 over 50 ms during the generation storm.
+ * value after warm-up (medians of the samples in a window, suites.ts soak()), or a status / cancel /
+ * shutdown p99 over 50 ms during the generation storm.
  * Sizes: --fuzz N (10,001) --cancels N (1,000) --inline N (500) --soak N (20,000).
  */
 // First: ONNX Runtime's telemetry off in this process too (the bad-bundle suite loads the engine here).

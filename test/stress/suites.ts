@@ -386,21 +386,25 @@ export async function cancelStorm(n: number, inline: number, seed = 2): Promise<
 
 /**
  * Soak: `n` mixed requests (status, generate with prompt lengths from 0 to `maxPrompt`, inline on a
- * few documents edited along the way), sent in waves of 50 so the queue stays short. RSS is read after
- * a warm-up (the first 20 %) and at the end; the figure to hold is end <= 1.10 x start.
+ * few documents edited along the way), sent in waves of 50 so the queue stays short. RSS is sampled
+ * after every wave. A single sample moves by several % with the garbage collectors' phase, so start
+ * is the median of the samples from 20 % to 30 % of the run (after warm-up) and end the median of the
+ * last 10 %; the figure to hold is end <= 1.10 x start. The last sample and the peak are reported too.
  */
 export async function soak(n: number, maxPrompt = 120, seed = 3): Promise<Figures> {
   const d = await startReady();
   const t = new Tracker(d);
   const r = rng(seed);
-  let rssStart = 0;
+  const early: number[] = [];
+  const late: number[] = [];
   try {
     for (let i = 0; i < 5; i++) t.writeFrame(JSON.stringify({ jsonrpc: "2.0", method: "textDocument/didOpen", params: { textDocument: { uri: `file:///soak${i}.py`, languageId: "python", version: 1, text: promptOf(r, 60) } } }));
     for (let i = 0; i < n; i++) {
       if (i % 50 === 0) {
         await waitFor(d, () => t.unanswered() === 0, 120_000);
-        if (i === Math.floor(n / 5 / 50) * 50) rssStart = t.sampleRss();
-        else t.sampleRss();
+        const rss = t.sampleRss();
+        if (i >= n * 0.2 && i < n * 0.3) early.push(rss);
+        if (i >= n * 0.9) late.push(rss);
         if (process.env.EDIT_STRESS_VERBOSE && i % 1000 === 0) process.stderr.write(`soak ${i}: RSS ${round(t.sampleRss())} MB\n`);
       }
       const k = r();
@@ -413,8 +417,10 @@ export async function soak(n: number, maxPrompt = 120, seed = 3): Promise<Figure
         t.request(id, "textDocument/inlineCompletion", { textDocument: { uri }, position: { line: 0, character: 0 }, context: { triggerKind: 2 } }, { allowed: INLINE_ANSWERS, what: "inline" });
       }
     }
-    const f = await finish("soak", d, t, rssStart);
-    f.extra = { rssGrowthPct: rssStart ? round((100 * (f.rssEndMB - rssStart)) / rssStart) : 0 };
+    const f = await finish("soak", d, t, median(early));
+    const last = f.rssEndMB;
+    f.rssEndMB = round(median(late.length ? late : [last]));
+    f.extra = { rssLastMB: last, rssGrowthPct: f.rssStartMB ? round((100 * (f.rssEndMB - f.rssStartMB)) / f.rssStartMB) : 0 };
     return f;
   } finally {
     d.kill();
@@ -504,6 +510,10 @@ async function finishAfterExit(suite: string, d: RawDaemon, t: Tracker, rssStart
   await d.exited;
   const { lost, wrong } = t.settle();
   return { suite, messages: t.messages, crashes: 0, hangs: 0, lost, wrongCodes: wrong, wrongExamples: t.wrong.slice(0, 8), rssStartMB: round(rssStart), rssEndMB: round(rssStart), rssPeakMB: round(t.rssPeak), extra: {} };
+}
+
+function median(xs: number[]): number {
+  return pct(xs, 50);
 }
 
 function pct(xs: number[], p: number): number {
