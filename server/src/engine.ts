@@ -126,7 +126,8 @@ class BundleEngine implements Engine {
     const wall0 = performance.now();
     const { config, tokenizer, metadata } = this.bundle;
     const taskName = req.task ?? config.default_task;
-    const task = config.tasks[taskName];
+    // Own keys only: "constructor" or "__proto__" must be an unknown task, not Object.prototype's.
+    const task = Object.hasOwn(config.tasks, taskName) ? config.tasks[taskName] : undefined;
     if (!task) throw new RequestError("task", `one of ${Object.keys(config.tasks).join(", ")}`, taskName);
     const genLength = req.genLength ?? config.generation.gen_length;
     const blockLength = req.blockLength ?? config.generation.block_length;

@@ -53,6 +53,8 @@ describe("worker engine", { timeout: 120_000 }, () => {
   test("task names are checked as the bundle's own keys", async () => {
     for (const task of ["constructor", "__proto__", "toString"]) {
       await assert.rejects(worker.generate({ prompt: "1", task }), (e: Error & { field?: string }) => e.name === "RequestError" && e.field === "task", task);
+      // The in-process engine (the CLI's) checks own keys too.
+      await assert.rejects(reference.generate({ prompt: "1", task }), (e: Error & { field?: string }) => e.name === "RequestError" && e.field === "task", task);
     }
   });
 
