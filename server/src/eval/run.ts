@@ -100,7 +100,15 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
   const bundleDir = resolve(opts.bundleDir ?? defaultBundleDir());
   const bundle = loadBundle(bundleDir);
   const cfg = bundle.config;
-  const onnx = await createOnnxModel(bundle.modelPath, { provider: opts.provider ?? "cpu", threads: opts.threads, probes: cfg.probes });
+  // padId: a cache graph takes position ids from the caller, counted over non-pad tokens, so left-padded
+  // batched rows need it to equal single sequences (as the engine passes it).
+  const onnx = await createOnnxModel(bundle.modelPath, {
+    provider: opts.provider ?? "cpu",
+    threads: opts.threads,
+    probes: cfg.probes,
+    shift: cfg.model.shift ?? false,
+    padId: cfg.ids.pad,
+  });
   const lanesN = Math.max(1, opts.lanes ?? 8);
   const shared = lanesN > 1 ? new BatchingModel(onnx, cfg.ids.pad) : onnx;
   let releasedAvailable = true;
