@@ -89,11 +89,18 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
     });
     return { visible, masked, x0, confidence };
   };
-  /** Unmasks the given indices into choice.masked; returns the committed positions ascending with their ids. */
-  const commit = (c: StepChoice, which: Iterable<number>): { positions: number[]; tokens: number[] } => {
+  /**
+   * Unmasks the given indices into choice.masked; returns the committed positions ascending with their
+   * ids and their top-1 probabilities at this forward (the inline gate's confidence signal).
+   */
+  const commit = (c: StepChoice, which: Iterable<number>): { positions: number[]; tokens: number[]; probs: number[] } => {
     const sorted = [...new Set(which)].sort((a, b) => c.masked[a] - c.masked[b]);
     for (const i of sorted) ids[c.masked[i]] = c.x0[i];
-    return { positions: sorted.map((i) => c.masked[i]), tokens: sorted.map((i) => c.x0[i]) };
+    return {
+      positions: sorted.map((i) => c.masked[i]),
+      tokens: sorted.map((i) => c.x0[i]),
+      probs: sorted.map((i) => c.confidence[i]),
+    };
   };
 
   let eosSeen = false;
@@ -178,6 +185,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
         margin: decision.margin ?? null,
         committed: done.positions,
         committedIds: done.tokens,
+        committedProbs: done.probs,
         early: done.positions.filter((p) => !scheduledSet.has(c.masked.indexOf(p))),
         polish: false,
         forwardMs,
@@ -203,6 +211,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
             margin: null,
             committed: pdone.positions,
             committedIds: pdone.tokens,
+            committedProbs: pdone.probs,
             early: pdone.positions,
             polish: true,
             forwardMs: ms,
