@@ -92,6 +92,8 @@ export class Daemon implements vscode.Disposable {
   private readonly process: DaemonProcess;
   private readonly wait = new WakeableSleep();
   private disposed = false;
+  /** Set while the daemon is down and a restart is scheduled: requests then say "restarting", not "disposed". */
+  private restartPending: { attempt: number } | null = null;
   private settings: MappedSettings;
   private subscriptions: vscode.Disposable[] = [];
   lastStatus: StatusResult | null = null;
@@ -148,6 +150,7 @@ export class Daemon implements vscode.Disposable {
         if (e.newState === State.Running) {
           this.runningSince = Date.now();
           this.backoff.markStarted(Date.now());
+          this.restartPending = null;
           this.log.info("daemon running");
         }
       }),
@@ -184,6 +187,7 @@ export class Daemon implements vscode.Disposable {
     const { delayMs, attempt } = this.backoff.nextDelay(Date.now());
     this.log.warn(`${reason}; restart attempt ${attempt} in ${delayMs} ms`);
     this.events.onPhase({ kind: "restarting", attempt, delayMs, reason });
+    this.restartPending = { attempt };
     await this.wait.sleep(delayMs);
     if (this.disposed) return { action: CloseAction.DoNotRestart, handled: true };
     this.events.onPhase({ kind: "starting" });
@@ -216,6 +220,7 @@ export class Daemon implements vscode.Disposable {
       const { delayMs, attempt } = this.backoff.nextDelay(Date.now());
       this.log.error(`the daemon did not start (${reason}); retry ${attempt} in ${delayMs} ms`);
       this.events.onPhase({ kind: "restarting", attempt, delayMs, reason: `start failed: ${reason}` });
+      this.restartPending = { attempt };
       await this.wait.sleep(delayMs);
       if (!this.disposed && !this.client.isRunning()) await this.start();
     }
@@ -266,7 +271,7 @@ export class Daemon implements vscode.Disposable {
 
   /** edit/generate with a work-done token: each `$/progress` report carries one StepEvent. */
   async generate(params: GenerateParams, token: vscode.CancellationToken, cb: GenerateCallbacks = {}): Promise<GenerateResult> {
-    if (!this.client.isRunning()) throw new DaemonNotRunningError();
+    if (!this.client.isRunning()) throw new DaemonNotRunningError(this.restartPending);
     const workDoneToken = `edit-generate-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const sub = this.client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
       if (value.kind === "begin") cb.onBegin?.();
@@ -277,6 +282,10 @@ export class Daemon implements vscode.Disposable {
     });
     try {
       return await this.client.sendRequest<GenerateResult>(Methods.generate, { ...params, workDoneToken }, token);
+    } catch (e) {
+      // The library's "Connection disposed" / "Client is not running" mean the daemon died under the request.
+      if (!this.client.isRunning() || this.restartPending) throw new DaemonNotRunningError(this.restartPending ?? { attempt: 1 });
+      throw e;
     } finally {
       sub.dispose();
     }
@@ -298,8 +307,12 @@ export class Daemon implements vscode.Disposable {
 }
 
 export class DaemonNotRunningError extends Error {
-  constructor() {
-    super('The EDIT daemon is not running. See the "EDIT" output, then run "EDIT: Restart Daemon".');
+  constructor(restart: { attempt: number } | null = null) {
+    super(
+      restart
+        ? `The EDIT daemon is restarting (attempt ${restart.attempt}); try again in a moment. See the "EDIT" output for why it stopped.`
+        : 'The EDIT daemon is not running. See the "EDIT" output, then run "EDIT: Restart Daemon".',
+    );
     this.name = "DaemonNotRunningError";
   }
 }
