@@ -49,6 +49,8 @@ export interface ContextTrace {
   cacheRefreshEvery: number | null;
   /** Prompt tokens whose K/V came from the cross-request prefix cache. */
   promptCacheTokens: number;
+  /** Prompt tokens that are the bundle's unk id: characters the vocabulary lacks (e.g. emoji in a char model). */
+  unknownTokens?: number;
   /** Why the mode that ran differs from the one asked for, when it does. */
   note?: string;
 }

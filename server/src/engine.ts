@@ -224,6 +224,7 @@ class BundleEngine implements Engine {
       cacheMode,
       cacheRefreshEvery: refreshEvery,
       promptCacheTokens: (this.prompts?.stats().reusedTokens ?? 0) - reused0,
+      unknownTokens: config.ids.unk === null ? 0 : promptIds.filter((id) => id === config.ids.unk).length,
     };
     if (cacheRequested !== cacheMode) context.note = "model.onnx takes no past K/V (not a cache graph): ran without a cache";
     trace.context = context;

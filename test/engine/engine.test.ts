@@ -73,6 +73,19 @@ test("request overrides: raw prompt, lengths, unknown task", async () => {
   await assert.rejects(engine.generate({ prompt: "1", steps: 3 }), RequestError);
 });
 
+test("the trace counts prompt characters the vocabulary lacks (they became unk id 0)", async () => {
+  const dir = writeTestBundle(mkdtempSync(join(tmpdir(), "edit-engine-")));
+  const engine = await loadEngine({ bundleDir: dir }, { model: answerModel() });
+  // "A:" + "1+é😀" + "=": é and the emoji are not in the test vocabulary (digits, + - = # only).
+  const { trace } = await engine.generate({ prompt: "1+é😀" });
+  assert.equal(trace.promptIds.filter((id) => id === 0).length, 2);
+  assert.equal(trace.context?.unknownTokens, 2);
+  const clean = await engine.generate({ prompt: "1+2" });
+  assert.equal(clean.trace.context?.unknownTokens, 0);
+  assertValidTrace(trace);
+  await engine.dispose();
+});
+
 test("a cancelled generate rejects with CancelledError and the next generate works", async () => {
   const dir = writeTestBundle(mkdtempSync(join(tmpdir(), "edit-engine-")));
   const ac = new AbortController();
