@@ -208,7 +208,7 @@ def run(kind: str, tasks, n: int, ctx: int, base: Path, ckpt: Path | None, out: 
         mdm.eval()
     results = {"kind": kind, "ckpt": str(ckpt) if ckpt else None, "ctx": ctx, "k": k, "threads": threads,
                "tokens_trained": None if kind == "ar" else state["tokens"], "tasks": {}}
-    gens = {"rest_of_line": 16, "span": 48, "infill": 0}
+    gens = {"rest_of_line": 16, "span": 32, "infill": 0}
     for task in tasks:
         items = make_items(tok, task, n, ctx)
         preds, rows = [], []
@@ -221,7 +221,7 @@ def run(kind: str, tasks, n: int, ctx: int, base: Path, ckpt: Path | None, out: 
             preds.append((text, fwd, time.time() - t0))
             rows.append({"where": it.where, "target": it.target, "pred": text, "forwards": fwd})
         results["tasks"][task] = score(preds, items)
-        results["tasks"][task]["examples"] = rows[:6]
+        results["tasks"][task]["examples"] = rows
         log(task, {k2: v for k2, v in results["tasks"][task].items() if k2 != "examples"})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
