@@ -171,3 +171,42 @@ def test_resume_gives_the_run_an_uninterrupted_one_gives(tmp_path):
         assert torch.allclose(sa[k], sb[k], atol=1e-6), k
     lines = [json.loads(x) for x in (tmp_path / "b" / "curve.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [0, 1, 2, 3, 4] and lines[-1]["tokens"] == 4 * 2 * 24
+
+
+def test_committed_adaptation_merged_and_loaded_by_the_export_core_matches_the_training_model(tmp_path):
+    """release.py (fp16 adaptation -> merged HF folder) + arch/ (the core convert.py exports) give the
+    training wrapper's logits: the PyTorch half of the bundle golden check, on a tiny model."""
+    from dataclasses import replace
+
+    from safetensors.torch import save_file
+
+    from edit_dllm.arch.checkpoint import load_checkpoint
+    from edit_dllm.smollm.release import adapted_checkpoint, write_adaptation
+    base = tiny_llama(seed=4)
+    base_dir = tmp_path / "base"
+    base_dir.mkdir()
+    save_file({k: v.contiguous() for k, v in base.state_dict().items() if k != "lm_head.weight"},
+              str(base_dir / "model.safetensors"))
+    cfg = base.config.to_dict()
+    cfg["rope_theta"] = 100000.0
+    (base_dir / "config.json").write_text(json.dumps(cfg))
+    acfg = AdaptConfig(shift=True, lora_r=2, lora_alpha=4)
+    mdm = MaskedDiffusionLM(make_bidirectional(base), MASK, acfg).eval()
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in mdm.parameters():
+            if p.requires_grad:
+                p.add_(0.1 * torch.randn(p.shape, generator=g))
+    state = {k: v.half().float() for k, v in mdm.trainable_state().items()}   # what the fp16 file holds
+    mdm.load_trainable_state(state)
+    rel = tmp_path / "release"
+    write_adaptation(state, {"adapt": {**acfg.to_dict(), "lora_targets": list(acfg.lora_targets)}, "mask_id": MASK}, rel)
+    out = adapted_checkpoint(base_dir, rel, tmp_path / "adapted")
+    core, spec = load_checkpoint(out)
+    assert spec.ids["mask"] == MASK and spec.core.rope_theta == 100000.0
+    core.config = replace(core.config, shift=True)
+    ids = torch.tensor([[1, 2, MASK, 4, MASK, 7]])
+    with torch.no_grad():
+        got, _ = core.full(ids)
+        want = mdm(ids)
+    assert torch.allclose(got, want, atol=1e-4)
