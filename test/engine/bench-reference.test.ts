@@ -1,21 +1,12 @@
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync as mkdtempSyncFs, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compareWithReference, referencePython } from "../../server/src/bench/reference";
 
-// Temp folders made by this file are removed when it ends (they used to pile up in the temp folder).
-const madeDirs: string[] = [];
-const mkdtempSync = (prefix: string): string => {
-  const d = mkdtempSyncFs(prefix);
-  madeDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-});
 
 const ROOT = join(__dirname, "..", "..");
 const MICRO = join(ROOT, "test", "fixtures", "micro-bundle");

@@ -5,9 +5,10 @@
  * loads, each malformed v2 field is a BundleError naming it, and the memory check refuses a model
  * larger than the memory available.
  */
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBundle } from "../../server/src/bundle/load";
@@ -19,15 +20,9 @@ const FIXTURES = join(__dirname, "..", "fixtures");
 const LLADA = join(FIXTURES, "tiny-llada");
 const DREAM = join(FIXTURES, "tiny-dream");
 
-const madeDirs: string[] = [];
-after(() => {
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-});
-
 /** A copy of a fixture with bundle.json edited by `mutate`. */
 function variant(src: string, mutate: (b: Record<string, unknown>) => void): string {
   const dir = mkdtempSync(join(tmpdir(), "edit-bundle-v2-"));
-  madeDirs.push(dir);
   cpSync(src, dir, { recursive: true });
   const file = join(dir, "bundle.json");
   const b = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;

@@ -1,22 +1,13 @@
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync as mkdtempSyncFs, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkModelAgainstBundle, loadBundle } from "../../server/src/bundle/load";
 import { BundleError } from "../../server/src/errors";
 import { D_OUT, MODULE, writeTestBundle } from "./bundle-builder";
 
-// Temp folders made by this file are removed when it ends (they used to pile up in the temp folder).
-const madeDirs: string[] = [];
-const mkdtempSync = (prefix: string): string => {
-  const d = mkdtempSyncFs(prefix);
-  madeDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-});
 
 const tmp = () => mkdtempSync(join(tmpdir(), "edit-bundle-"));
 

@@ -1,7 +1,8 @@
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync as mkdtempSyncFs, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseRules } from "../../server/src/cli/bench";
@@ -10,16 +11,6 @@ import { oracleStopStep } from "../../server/src/bench/recorder";
 import { UsageError } from "../../server/src/errors";
 import { assertValidTrace } from "./trace-schema";
 
-// Temp folders made by this file are removed when it ends (they used to pile up in the temp folder).
-const madeDirs: string[] = [];
-const mkdtempSync = (prefix: string): string => {
-  const d = mkdtempSyncFs(prefix);
-  madeDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-});
 
 const ROOT = join(__dirname, "..", "..");
 const MICRO = join(ROOT, "test", "fixtures", "micro-bundle");

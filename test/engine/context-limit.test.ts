@@ -7,7 +7,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync as mkdtempSyncFs, rmSync } from "node:fs";
+import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeTestBundle } from "./bundle-builder";
@@ -26,15 +26,8 @@ const promptOf = (tokens: number) => "1".repeat(tokens - 3);
 
 let engine: Promise<Engine> | null = null;
 const getEngine = () => (engine ??= loadEngine({ provider: "cpu", threads: 1 }));
-const madeDirs: string[] = [];
-const mkdtempSync = (prefix: string): string => {
-  const d = mkdtempSyncFs(prefix);
-  madeDirs.push(d);
-  return d;
-};
 after(async () => {
   if (engine) await (await engine).dispose();
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
 });
 
 const encode = (t: string) => Array.from(t, (c) => c.charCodeAt(0));

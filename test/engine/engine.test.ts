@@ -1,6 +1,6 @@
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync as mkdtempSyncFs, rmSync } from "node:fs";
+import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { effectiveParams, loadEngine } from "../../server/src/engine";
@@ -9,16 +9,6 @@ import { writeTestBundle } from "./bundle-builder";
 import { FakeModel, type Preference } from "./fakes";
 import { assertValidTrace } from "./trace-schema";
 
-// Temp folders made by this file are removed when it ends (they used to pile up in the temp folder).
-const madeDirs: string[] = [];
-const mkdtempSync = (prefix: string): string => {
-  const d = mkdtempSyncFs(prefix);
-  madeDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-});
 
 // Test bundle ids: specials 0-3 (unk, eos, pad, mask), "0".."9" = 4..13, "+" 14, "-" 15, "=" 16, "#" 17.
 // The fake model writes "#3" then eos at the first three generated positions, later positions prefer "0".

@@ -1,21 +1,12 @@
 /** `edit-dllm eval` end to end on the micro bundle: --quick per task in two runs, then --merge. */
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync as mkdtempSyncFs, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../server/src/cli";
 
-// Temp folders made by this file are removed when it ends (they used to pile up in the temp folder).
-const madeDirs: string[] = [];
-const mkdtempSync = (prefix: string): string => {
-  const d = mkdtempSyncFs(prefix);
-  madeDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-});
 
 const FIXTURES = join(__dirname, "..", "fixtures");
 const micro = join(FIXTURES, "micro-bundle");
