@@ -4,6 +4,8 @@
 # Chromium), the VS Code extension-host suite (which says "skipped" where no VS Code build exists)
 # and the end-to-end run in code-server (test/e2e/, installs code-server + Node 24 into a cache once).
 set -euo pipefail
+# No ONNX Runtime telemetry from anything the tests start (Python and Node alike).
+export ORT_DISABLE_TELEMETRY=1
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 [ -d node_modules ] || ONNXRUNTIME_NODE_INSTALL=skip npm ci
