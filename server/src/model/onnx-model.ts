@@ -5,7 +5,7 @@
 import * as ort from "onnxruntime-node";
 import type { ProviderChoice } from "../engine-types";
 import { ModelError } from "../errors";
-import { acceleratorLibrariesPresent, providerCandidates } from "./providers";
+import { currentProviderEnv, providerCandidates, providerReport } from "./providers";
 import type {
   Activation,
   BatchForwardResult,
@@ -49,8 +49,14 @@ export function supportedBackends(): string[] {
 
 export async function createOnnxModel(modelPath: string, opts: OnnxModelOptions): Promise<OnnxDllmModel> {
   const choice = opts.provider ?? "auto";
-  // For auto, skip accelerators whose native libraries are plainly absent (their failed load is noisy on stderr).
-  const candidates = providerCandidates(choice, supportedBackends()).filter((p) => choice !== "auto" || acceleratorLibrariesPresent(p));
+  // For auto, skip the accelerators the provider report rules out (libraries plainly absent: their failed
+  // load is noisy on stderr); the engine and `doctor` give the same report's reasons.
+  const supported = supportedBackends();
+  const ruledOut = new Set<string>();
+  if (choice === "auto") {
+    for (const r of providerReport(currentProviderEnv(supported))) if (r.usable === false) ruledOut.add(r.provider);
+  }
+  const candidates = providerCandidates(choice, supported).filter((p) => !ruledOut.has(p));
   let lastError: Error | undefined;
   for (const provider of candidates) {
     try {

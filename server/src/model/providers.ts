@@ -38,36 +38,6 @@ export function providerCandidates(
   return [...autoAccelerators(platform, arch).filter((p) => supported.includes(p)), "cpu"];
 }
 
-/**
- * A cheap pre-check for `auto` on Linux: CUDA needs ORT's provider libraries next to the binding
- * (the npm install skips them unless asked), WebGPU (Dawn) needs a Vulkan loader. Elsewhere, or when
- * unsure, answer true and let session creation decide.
- */
-export function acceleratorLibrariesPresent(provider: string, platform: NodeJS.Platform = process.platform): boolean {
-  if (platform !== "linux") return true;
-  if (provider === "cuda") {
-    try {
-      const pkg = dirname(require.resolve("onnxruntime-node/package.json"));
-      return existsSync(join(pkg, "bin", "napi-v6", "linux", process.arch, "libonnxruntime_providers_cuda.so"));
-    } catch {
-      return true;
-    }
-  }
-  if (provider === "webgpu") {
-    const dirs = [
-      ...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean),
-      "/usr/lib/x86_64-linux-gnu",
-      "/usr/lib/aarch64-linux-gnu",
-      "/usr/lib64",
-      "/usr/lib",
-      "/lib/x86_64-linux-gnu",
-      "/lib64",
-    ];
-    return dirs.some((d) => existsSync(join(d, "libvulkan.so.1")));
-  }
-  return true;
-}
-
 /** The one command that installs ORT's CUDA provider libraries (npm skips them: .npmrc, offline installs). */
 export const CUDA_SETUP_COMMAND = "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js";
 
