@@ -13,10 +13,10 @@
  * for every commit rule of this project, the schedule's k_t is committed anyway and the stable set is added.
  */
 import type { RuleDefinition } from "./definition";
-import { klEps, softmaxRow } from "./logit-stats";
+import { klEps } from "./logit-stats";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
-import { rowOffset } from "./rows";
+import { StepDistributions } from "./step-distributions";
 
 export const KLASS_PARAMS = {
   klThreshold: { type: "number", default: 0.01, min: 0, minExclusive: true, doc: "stable when each of the last `history` step-to-step KLs is < klThreshold" },
@@ -29,49 +29,29 @@ const EPS = 1e-12;
 export class KlassRule implements StopRule {
   readonly name = "klass";
   readonly polishSteps = 0;
-  private start = 0;
-  private len = 0;
-  private vocab = 0;
-  private prev = new Float64Array(0);
-  private cur = new Float64Array(0);
-  private prevHas = new Uint8Array(0);
-  private curHas = new Uint8Array(0);
+  private readonly dists = new StepDistributions();
   /** Consecutive steps (ending now) with KL < klThreshold, per block offset. */
   private run = new Int32Array(0);
 
   constructor(private readonly p: { klThreshold: number; history: number; confThreshold: number }) {}
 
   beginBlock(block: BlockInfo): void {
-    this.start = block.start;
-    this.len = block.end - block.start;
-    this.vocab = 0; // (re)allocated on the first observe, when the vocabulary is known
-    this.prevHas = new Uint8Array(this.len);
-    this.curHas = new Uint8Array(this.len);
-    this.run = new Int32Array(this.len);
-  }
-
-  private ensure(vocab: number): void {
-    if (this.vocab === vocab && this.prev.length === this.len * vocab) return;
-    this.vocab = vocab;
-    this.prev = new Float64Array(this.len * vocab);
-    this.cur = new Float64Array(this.len * vocab);
+    this.dists.beginBlock(block.start, block.end);
+    this.run = new Int32Array(block.end - block.start);
   }
 
   observe(view: StepView): StepDecision {
     const V = view.vocab;
-    this.ensure(V);
-    this.curHas.fill(0);
+    const d = this.dists;
+    d.beginStep(V);
     const commit: number[] = [];
     view.masked.forEach((pos, i) => {
-      const o = pos - this.start;
-      softmaxRow(view.logits, rowOffset(view, pos, V), V, this.cur, o * V);
-      this.curHas[o] = 1;
-      if (this.prevHas[o] && klEps(this.cur, o * V, this.prev, o * V, V, EPS) < this.p.klThreshold) this.run[o]++;
+      const o = d.record(view, pos);
+      if (d.hadPrevious(o) && klEps(d.cur, o * V, d.prev, o * V, V, EPS) < this.p.klThreshold) this.run[o]++;
       else this.run[o] = 0;
       if (this.run[o] >= this.p.history && view.confidence[i] > this.p.confThreshold) commit.push(pos);
     });
-    [this.prev, this.cur] = [this.cur, this.prev];
-    [this.prevHas, this.curHas] = [this.curHas, this.prevHas];
+    d.endStep();
     return { stop: false, commitEarly: commit, sims: null, kl: null, counter: null, margin: null };
   }
 

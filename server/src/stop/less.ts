@@ -15,10 +15,10 @@
  * sides, so JS stays in [0, ln 2]).
  */
 import type { RuleDefinition } from "./definition";
-import { topKJensenShannon, softmaxRow } from "./logit-stats";
+import { topKJensenShannon } from "./logit-stats";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
-import { rowOffset } from "./rows";
+import { StepDistributions } from "./step-distributions";
 
 export const LESS_PARAMS = {
   confThreshold: { type: "number", default: 0.9, min: 0, max: 1, doc: "eligible only when the top-1 probability is > confThreshold" },
@@ -30,14 +30,8 @@ export const LESS_PARAMS = {
 export class LessRule implements StopRule {
   readonly name = "less";
   readonly polishSteps = 0;
-  private start = 0;
-  private len = 0;
-  private vocab = 0;
-  private prev = new Float64Array(0);
-  private cur = new Float64Array(0);
+  private readonly dists = new StepDistributions();
   private prevTop = new Int32Array(0);
-  private prevHas = new Uint8Array(0);
-  private curHas = new Uint8Array(0);
   /** Consecutive earlier forwards whose top-1 equals the current one, per block offset. */
   private same = new Int32Array(0);
   private readonly idx: Int32Array;
@@ -47,38 +41,28 @@ export class LessRule implements StopRule {
   }
 
   beginBlock(block: BlockInfo): void {
-    this.start = block.start;
-    this.len = block.end - block.start;
-    this.vocab = 0;
-    this.prevTop = new Int32Array(this.len);
-    this.prevHas = new Uint8Array(this.len);
-    this.curHas = new Uint8Array(this.len);
-    this.same = new Int32Array(this.len);
+    const len = block.end - block.start;
+    this.dists.beginBlock(block.start, block.end);
+    this.prevTop = new Int32Array(len);
+    this.same = new Int32Array(len);
   }
 
   observe(view: StepView): StepDecision {
     const V = view.vocab;
-    if (this.vocab !== V) {
-      this.vocab = V;
-      this.prev = new Float64Array(this.len * V);
-      this.cur = new Float64Array(this.len * V);
-    }
-    this.curHas.fill(0);
+    const d = this.dists;
+    d.beginStep(V);
     const commit: number[] = [];
     view.masked.forEach((pos, i) => {
-      const o = pos - this.start;
-      softmaxRow(view.logits, rowOffset(view, pos, V), V, this.cur, o * V);
-      this.curHas[o] = 1;
+      const o = d.record(view, pos);
       const top = view.x0[i];
-      const had = this.prevHas[o] === 1;
+      const had = d.hadPrevious(o);
       this.same[o] = had && this.prevTop[o] === top ? this.same[o] + 1 : 0;
       this.prevTop[o] = top;
       if (!had || this.same[o] < this.p.persist || view.confidence[i] <= this.p.confThreshold) return;
-      const js = topKJensenShannon(this.cur, o * V, this.prev, o * V, V, this.p.topK, this.idx);
+      const js = topKJensenShannon(d.cur, o * V, d.prev, o * V, V, this.p.topK, this.idx);
       if (js < this.p.jsThreshold) commit.push(pos);
     });
-    [this.prev, this.cur] = [this.cur, this.prev];
-    [this.prevHas, this.curHas] = [this.curHas, this.prevHas];
+    d.endStep();
     return { stop: false, commitEarly: commit, sims: null, kl: null, counter: null, margin: null };
   }
 
