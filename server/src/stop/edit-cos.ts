@@ -20,6 +20,7 @@ import { cosine, klDivergenceAt, norm, softmaxInto } from "./math";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
 import { rowOffset } from "./rows";
+import { StepDistributions } from "./step-distributions";
 
 export const EDIT_COS_PARAMS = {
   cosTau: { type: "number", default: 0.1, min: 0, minExclusive: true, doc: "temperature of the per-token softmax over the modules' cosines" },
@@ -37,12 +38,7 @@ interface Probe {
 export class EditCosRule implements StopRule {
   readonly name = "edit-cos";
   readonly polishSteps = 0;
-  private start = 0;
-  private len = 0;
-  private prevQ = new Float64Array(0);
-  private curQ = new Float64Array(0);
-  private prevHas = new Uint8Array(0);
-  private curHas = new Uint8Array(0);
+  private readonly dists = new StepDistributions();
   private counters = new Int32Array(0);
   private readonly sims: Float64Array;
   private readonly q: Float64Array;
@@ -56,14 +52,8 @@ export class EditCosRule implements StopRule {
   }
 
   beginBlock(block: BlockInfo): void {
-    this.start = block.start;
-    this.len = block.end - block.start;
-    const M = this.probes.length;
-    this.prevQ = new Float64Array(this.len * M);
-    this.curQ = new Float64Array(this.len * M);
-    this.prevHas = new Uint8Array(this.len);
-    this.curHas = new Uint8Array(this.len);
-    this.counters = new Int32Array(this.len);
+    this.dists.beginBlock(block.start, block.end);
+    this.counters = new Int32Array(block.end - block.start);
   }
 
   /** Q_s of position s in this forward (exported through the rule for tests). */
@@ -82,18 +72,17 @@ export class EditCosRule implements StopRule {
     const M = this.probes.length;
     const data = this.rows(view);
     const commit: number[] = [];
-    this.curHas.fill(0);
+    const d = this.dists;
+    d.beginStep(M);
     for (const s of view.masked) {
-      const o = s - this.start;
+      const o = d.slot(s);
       this.distribution(view, s, this.q, data);
-      this.curQ.set(this.q, o * M);
-      this.curHas[o] = 1;
-      if (this.prevHas[o] && klDivergenceAt(this.curQ, o * M, this.prevQ, o * M, M) <= this.p.cosDelta) this.counters[o]++;
+      d.cur.set(this.q, o * M);
+      if (d.hadPrevious(o) && klDivergenceAt(d.cur, o * M, d.prev, o * M, M) <= this.p.cosDelta) this.counters[o]++;
       else this.counters[o] = 0;
       if (this.counters[o] >= this.p.cosOmega) commit.push(s);
     }
-    [this.prevQ, this.curQ] = [this.curQ, this.prevQ];
-    [this.prevHas, this.curHas] = [this.curHas, this.prevHas];
+    d.endStep();
     return { stop: false, commitEarly: commit, sims: null, kl: null, counter: null, margin: null };
   }
 

@@ -14,6 +14,7 @@
 import type { RuleDefinition } from "./definition";
 import { activationsOf, resolveModule } from "./edit";
 import { rowOffset } from "./rows";
+import { StepDistributions } from "./step-distributions";
 import { projectRow, requireSubspace, transposeColumns } from "./edit-subspace";
 import { klDivergenceAt, runLengthTvBound, softmaxInto, top2Margin } from "./math";
 import { parseParams, type ParamSpecs } from "./params";
@@ -43,12 +44,7 @@ export class EditTokenRule implements StopRule {
   readonly polishSteps = 0;
   /** Positions frozen at the last observed step whose Thm 8 condition holds. */
   lastCertified: number[] = [];
-  private start = 0;
-  private len = 0;
-  private prevQ = new Float64Array(0);
-  private curQ = new Float64Array(0);
-  private prevHas = new Uint8Array(0);
-  private curHas = new Uint8Array(0);
+  private readonly dists = new StepDistributions();
   private counters = new Int32Array(0);
   private readonly g: Float64Array;
   private readonly q: Float64Array;
@@ -68,17 +64,8 @@ export class EditTokenRule implements StopRule {
   }
 
   beginBlock(block: BlockInfo): void {
-    this.start = block.start;
-    this.len = block.end - block.start;
-    if (this.counters.length < this.len) {
-      this.prevQ = new Float64Array(this.len * this.k);
-      this.curQ = new Float64Array(this.len * this.k);
-      this.prevHas = new Uint8Array(this.len);
-      this.curHas = new Uint8Array(this.len);
-      this.counters = new Int32Array(this.len);
-    }
-    this.prevHas.fill(0);
-    this.counters.fill(0);
+    this.dists.beginBlock(block.start, block.end);
+    this.counters = new Int32Array(block.end - block.start);
     this.lastCertified = [];
   }
 
@@ -87,16 +74,16 @@ export class EditTokenRule implements StopRule {
     const data = activationsOf(this.name, view, this.module, dim);
     const frozen: number[] = [];
     const certified: number[] = [];
-    this.curHas.fill(0, 0, this.len);
+    const d = this.dists;
+    d.beginStep(k);
     for (const s of view.masked) {
-      const o = s - this.start;
+      const o = d.slot(s);
       projectRow(data, rowOffset(view, s, dim), this.uT, dim, k, this.g);
       for (let j = 0; j < k; j++) this.g[j] = Math.abs(this.g[j]);
       softmaxInto(this.g, k, this.params.tauSub, this.q); // Eq 25
       const base = o * k;
-      for (let j = 0; j < k; j++) this.curQ[base + j] = this.q[j];
-      this.curHas[o] = 1;
-      if (this.prevHas[o] && klDivergenceAt(this.curQ, base, this.prevQ, base, k) <= this.params.deltaTok) {
+      d.cur.set(this.q, base);
+      if (d.hadPrevious(o) && klDivergenceAt(d.cur, base, d.prev, base, k) <= this.params.deltaTok) {
         this.counters[o]++;
       } else {
         this.counters[o] = 0;
@@ -106,8 +93,7 @@ export class EditTokenRule implements StopRule {
         if (this.bound < top2Margin(this.q, k) / 2) certified.push(s); // Thm 8
       }
     }
-    [this.prevQ, this.curQ] = [this.curQ, this.prevQ];
-    [this.prevHas, this.curHas] = [this.curHas, this.prevHas];
+    d.endStep();
     this.lastCertified = certified;
     return { stop: false, commitEarly: frozen, sims: null, kl: null, counter: null, margin: null };
   }

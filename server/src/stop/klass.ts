@@ -46,7 +46,7 @@ export class KlassRule implements StopRule {
     d.beginStep(V);
     const commit: number[] = [];
     view.masked.forEach((pos, i) => {
-      const o = d.record(view, pos);
+      const o = d.recordSoftmax(view, pos);
       if (d.hadPrevious(o) && klEps(d.cur, o * V, d.prev, o * V, V, EPS) < this.p.klThreshold) this.run[o]++;
       else this.run[o] = 0;
       if (this.run[o] >= this.p.history && view.confidence[i] > this.p.confThreshold) commit.push(pos);

@@ -53,7 +53,7 @@ export class LessRule implements StopRule {
     d.beginStep(V);
     const commit: number[] = [];
     view.masked.forEach((pos, i) => {
-      const o = d.record(view, pos);
+      const o = d.recordSoftmax(view, pos);
       const top = view.x0[i];
       const had = d.hadPrevious(o);
       this.same[o] = had && this.prevTop[o] === top ? this.same[o] + 1 : 0;

@@ -1,7 +1,8 @@
 /**
- * Each masked block position's float64 softmax at this forward and at the previous one, for the
- * commit rules that compare consecutive steps per token (KLASS's KL, LESS's top-K JS): two buffers
- * per block offset, swapped after each forward, allocated once the vocabulary is known.
+ * Each masked block position's distribution at this forward and at the previous one, for the commit
+ * rules that compare consecutive steps per token: KLASS's KL and LESS's top-K JS over the vocabulary,
+ * token-wise EDIT's KL over the subspace (App. D, Eq 25) and edit-cos's over the probed modules. Two
+ * buffers [block length, width] swapped after each forward, allocated once the width is known.
  */
 import { softmaxRow } from "./logit-stats";
 import type { StepView } from "./rule";
@@ -10,8 +11,8 @@ import { rowOffset } from "./rows";
 export class StepDistributions {
   private start = 0;
   private len = 0;
-  private vocab = 0;
-  /** [len, vocab]: this forward's / the previous forward's distribution of each block offset. */
+  private width = 0;
+  /** [len, width]: this forward's / the previous forward's distribution of each block offset. */
   cur = new Float64Array(0);
   prev = new Float64Array(0);
   private curHas = new Uint8Array(0);
@@ -20,25 +21,31 @@ export class StepDistributions {
   beginBlock(start: number, end: number): void {
     this.start = start;
     this.len = end - start;
-    this.vocab = 0; // (re)allocated by the first beginStep, when the vocabulary is known
+    this.width = 0; // (re)allocated by the first beginStep, when the width is known
     this.curHas = new Uint8Array(this.len);
     this.prevHas = new Uint8Array(this.len);
   }
 
-  beginStep(vocab: number): void {
-    if (this.vocab !== vocab || this.cur.length !== this.len * vocab) {
-      this.vocab = vocab;
-      this.cur = new Float64Array(this.len * vocab);
-      this.prev = new Float64Array(this.len * vocab);
+  beginStep(width: number): void {
+    if (this.width !== width || this.cur.length !== this.len * width) {
+      this.width = width;
+      this.cur = new Float64Array(this.len * width);
+      this.prev = new Float64Array(this.len * width);
     }
     this.curHas.fill(0);
   }
 
-  /** Stores position `pos`'s softmax of this forward; returns its block offset (row o of cur and prev). */
-  record(view: StepView, pos: number): number {
+  /** Marks position `pos` as observed in this forward; returns its block offset o (row o of cur and prev). */
+  slot(pos: number): number {
     const o = pos - this.start;
-    softmaxRow(view.logits, rowOffset(view, pos, this.vocab), this.vocab, this.cur, o * this.vocab);
     this.curHas[o] = 1;
+    return o;
+  }
+
+  /** slot() filled with the softmax of position `pos`'s logits row (width = the vocabulary). */
+  recordSoftmax(view: StepView, pos: number): number {
+    const o = this.slot(pos);
+    softmaxRow(view.logits, rowOffset(view, pos, this.width), this.width, this.cur, o * this.width);
     return o;
   }
 
