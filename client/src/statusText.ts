@@ -63,7 +63,9 @@ export function statusView(phase: ClientPhase, last: GenerationTrace | null = nu
       const load = s.loadMs !== null ? `, loaded in ${Math.round(s.loadMs)} ms` : "";
       const queue = s.queueLength > 0 ? ` (${s.queueLength} queued)` : "";
       const text = STATE_TEXT[s.state] + (s.state === "ready" ? savedSuffix() : "") + queue;
-      const tooltip = [where ? `Model: ${where}${load}` : "No model loaded", providerLine(s), s.message, completionLine(s.lastCompletion)].filter(Boolean).join("\n");
+      // A failed load or a worker that gave up: the item's command (edit.restartDaemon) is the way back.
+      const recover = s.state === "failed" ? "Click to restart the daemon, or select another model bundle." : null;
+      const tooltip = [where ? `Model: ${where}${load}` : "No model loaded", providerLine(s), s.message, recover, completionLine(s.lastCompletion)].filter(Boolean).join("\n");
       return { text, tooltip, severity: s.state === "failed" ? "error" : s.state === "slow" ? "warning" : "normal" };
     }
   }

@@ -4,6 +4,8 @@
  */
 // First: ONNX Runtime's telemetry off before anything loads onnxruntime-node (privacy.ts).
 import "./privacy";
+// Before vscode-languageserver loads: its own --clientProcessId watchdog would exit mid-forward.
+import "./daemon/argv-client-pid";
 import { BundleError, CancelledError, ModelError, RequestError, UsageError } from "./errors";
 import { StopRuleError } from "./stop/errors";
 import { benchCommand, BENCH_USAGE } from "./cli/bench";

@@ -85,5 +85,10 @@ export interface Engine {
   generate(req: GenerateRequest): Promise<GenerateResponse>;
   /** Counters of the cross-request prompt K/V cache (null without one; absent on engines that keep none here). */
   promptCacheStats?(): PrefixCacheStats | null;
+  /**
+   * Called once if the engine gives up for good (the inference worker crashed too often,
+   * worker/worker-engine.ts): every later request fails, and the daemon's status turns `failed`.
+   */
+  onGaveUp?(listener: (cause: Error) => void): void;
   dispose(): Promise<void>;
 }

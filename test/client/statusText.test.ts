@@ -23,6 +23,12 @@ test("loading, generating, failed, restarting", () => {
   const failed = statusView({ kind: "daemon", status: { ...status, state: "failed", message: "bundle.json: missing field ids.mask" } });
   assert.equal(failed.severity, "error");
   assert.match(failed.tooltip, /missing field ids\.mask/);
+  assert.match(failed.tooltip, /Click to restart the daemon/);
+  // The worker gave up after loading (issue 22): the model is named, the cause and the way back shown.
+  const gaveUp = statusView({ kind: "daemon", status: { ...status, state: "failed", message: "the inference worker crashed 4 times within a minute (last: exit code 70); restart the daemon" } });
+  assert.equal(gaveUp.severity, "error");
+  assert.match(gaveUp.text, /model failed/);
+  assert.match(gaveUp.tooltip, /crashed 4 times[\s\S]*Click to restart/);
   const r = statusView({ kind: "restarting", attempt: 6, delayMs: 32_000, reason: "the daemon process exited" });
   assert.equal(r.text, "$(warning) EDIT: daemon restarting in 32s (attempt 6)");
   assert.equal(r.severity, "warning");

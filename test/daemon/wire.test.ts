@@ -105,6 +105,8 @@ describe("message gate", () => {
     assert.equal(c(req(4, "edit/status", null)), "pass", "an answered id may be used again; null params where none are taken");
     assert.equal(c(req(5, "edit/generate", null)), InvalidParams);
     assert.equal(c(req(6, "edit/generate", [1])), InvalidParams);
+    // JSON-RPC 2.0 §5.1: a method that does not exist is -32601 whatever its params (issue 22).
+    for (const params of [undefined, null, [1], {}, "x"]) assert.equal(c(req(60, "foo/bar", params)), -32601, `unknown method, params ${JSON.stringify(params)}`);
     assert.equal(c(g.check({ jsonrpc: "2.0", method: "$/cancelRequest", params: null })), "drop");
     assert.equal(c(g.check({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 6 } })), "drop", "not in flight");
     assert.equal(c(g.check({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 4 } })), "pass", "in flight");
@@ -192,6 +194,7 @@ describe("daemon over raw stdio", { timeout: 120_000 }, () => {
     { name: "inline, negative line", method: inline, params: { textDocument: { uri: "file:///x" }, position: { line: -1, character: 0 } }, code: InvalidParams },
     { name: "inline, document never opened", method: inline, params: { textDocument: { uri: "file:///never" }, position: { line: 0, character: 0 } }, code: InvalidParams },
     { name: "status, array params", method: "edit/status", params: [1], code: InvalidParams },
+    ...[undefined, null, [1], { a: 1 }].map((params) => ({ name: `unknown method, params ${JSON.stringify(params)}`, method: "foo/bar", ...(params !== undefined ? { params } : {}), code: -32601 })),
     { name: "second initialize", method: "initialize", params: { processId: null, rootUri: null, capabilities: {} }, code: InvalidRequest },
     ...[null, true, { a: 1 }, [1], 1.5e400].map((id) => ({ name: `status, id ${JSON.stringify(id)}`, method: "edit/status", id, code: InvalidRequest })),
   ];

@@ -4,7 +4,8 @@
  * is missed: any crash, hang, lost request or wrong code, RSS at the end of the soak above +10 % of its
  * value after warm-up (medians of the samples in a window, suites.ts soak()), or a status / cancel /
  * shutdown p99 over 50 ms during the generation storm.
- * Sizes: --fuzz N (10,001) --cancels N (1,000) --inline N (500) --soak N (20,000).
+ * Sizes: --fuzz N (10,001) --cancels N (1,000) --inline N (500) --soak N (20,000) --exit-rounds N (40:
+ * 40 x 3 end variants x 3 cache modes = 360 daemons, exit-race.ts).
  */
 // First: ONNX Runtime's telemetry off in this process too (the bad-bundle suite loads the engine here).
 import "../../server/src/privacy";
@@ -13,6 +14,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { root } from "../daemon/lsp-client";
 import { badBundles } from "./bad-bundles";
+import { exitRace } from "./exit-race";
+import { givesUp } from "./gives-up";
 import { cancelStorm, formatFigures, fuzz, latency, soak, type Figures } from "./suites";
 
 const { values } = parseArgs({
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     cancels: { type: "string", default: "1000" },
     inline: { type: "string", default: "500" },
     soak: { type: "string", default: "20000" },
+    "exit-rounds": { type: "string", default: "40" },
     out: { type: "string", default: join(root, "bench", "stress-results.json") },
   },
 });
@@ -41,6 +45,8 @@ async function main(): Promise<number> {
   await run(() => badBundles());
   const s = await run(() => soak(Number(values.soak)));
   if (s.rssEndMB > 1.1 * s.rssStartMB) failures.push(`soak: RSS ${s.rssStartMB} -> ${s.rssEndMB} MB is more than +10 %`);
+  await run(() => exitRace(Number(values["exit-rounds"])));
+  await run(() => givesUp());
   const l = await run(() => latency(20, 400));
   for (const k of ["statusP99ms", "cancelP99ms", "shutdownMs"] as const) {
     if (Number(l.extra[k]) > 50) failures.push(`latency: ${k} ${l.extra[k]} > 50 ms`);

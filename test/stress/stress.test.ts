@@ -7,6 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { badBundles } from "./bad-bundles";
+import { exitRace } from "./exit-race";
+import { givesUp } from "./gives-up";
 import { cancelStorm, formatFigures, fuzz, soak, type Figures } from "./suites";
 
 function check(f: Figures): void {
@@ -22,3 +24,5 @@ test("fuzz: 1,000 seeded messages", { timeout: 180_000 }, async () => check(awai
 test("cancel storm: 200 generate + cancel, 100 superseded inline requests", { timeout: 180_000 }, async () => check(await cancelStorm(200, 100)));
 test("bad bundles: each corruption a clear error naming its file", { timeout: 180_000 }, async () => check(await badBundles()));
 test("soak: 1,000 mixed requests", { timeout: 180_000 }, async () => check(await soak(1000)));
+test("exit race: shutdown / exit / stdin EOF during a generation, each cache mode, 2 rounds each (18 daemons)", { timeout: 180_000 }, async () => check(await exitRace(2)));
+test("worker gives up: failed with the cause, didChange sent, a new bundle path recovers", { timeout: 120_000 }, async () => check(await givesUp()));

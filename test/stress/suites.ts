@@ -283,7 +283,9 @@ export async function fuzz(n: number, seed = 1): Promise<Figures> {
       } else if (k < 0.82) {
         t.raw(BAD_FRAMES[Math.floor(r() * BAD_FRAMES.length)]);
       } else if (k < 0.88) {
-        t.request(id, ["foo/bar", "workspace/symbol", "edit/unknown"][Math.floor(r() * 3)], {}, { allowed: [MethodNotFound], what: "unknown method" }, maybeSplit);
+        // Whatever the params (null and arrays included), an unknown method is -32601 (issue 22).
+        const params = [{}, null, [1], undefined][Math.floor(r() * 4)];
+        t.request(id, ["foo/bar", "workspace/symbol", "edit/unknown"][Math.floor(r() * 3)], params, { allowed: [MethodNotFound], what: "unknown method" }, maybeSplit);
       } else if (k < 0.91) {
         t.request(id, "initialize", { processId: null, rootUri: null, capabilities: {} }, { allowed: [InvalidRequest], what: "second initialize" }, maybeSplit);
       } else if (k < 0.94) {

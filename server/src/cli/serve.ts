@@ -21,6 +21,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       provider: { type: "string" },
       // LSP clients (vscode-languageclient's node transports among them) pass the editor's pid.
       clientProcessId: { type: "string" },
+      // The same, renamed by daemon/argv-client-pid.ts before vscode-languageserver reads process.argv.
+      "client-pid": { type: "string" },
       "max-message-mb": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -42,21 +44,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (!Number.isFinite(mb) || mb <= 0 || mb > 4096) throw new UsageError(`--max-message-mb must be a number of megabytes from 0 to 4096, got "${values["max-message-mb"]}"`);
     maxMessageBytes = Math.max(1, Math.floor(mb * 1024 * 1024));
   }
-  startDaemon({ settings, version, ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}) });
-  if (values.clientProcessId) exitWhenGone(Number(values.clientProcessId));
+  let clientProcessId: number | undefined;
+  const pidArg = values.clientProcessId ?? values["client-pid"];
+  if (pidArg !== undefined) {
+    clientProcessId = Number(pidArg);
+    if (!Number.isInteger(clientProcessId) || clientProcessId <= 0) throw new UsageError(`--clientProcessId must be a process id, got "${pidArg}"`);
+  }
+  startDaemon({ settings, version, ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}), ...(clientProcessId !== undefined ? { clientProcessId } : {}) });
   return -1;
-}
-
-/** The daemon must not outlive its editor: poll the client's pid (signal 0 only tests existence). */
-function exitWhenGone(pid: number): void {
-  if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`--clientProcessId must be a process id, got "${pid}"`);
-  const timer = setInterval(() => {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      process.stderr.write(`edit-dllm: client process ${pid} is gone; exiting\n`);
-      process.exit(0);
-    }
-  }, 3000);
-  timer.unref();
 }

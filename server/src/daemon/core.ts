@@ -65,6 +65,8 @@ export class DaemonCore {
   private bundleInfo: BundleInfo | null = null;
   private loading: Promise<Engine> | null = null;
   private loadError: Error | null = null;
+  /** The engine gave up after loading (Engine.onGaveUp): `failed` with this cause until a reload. */
+  private engineFailure: Error | null = null;
   private markLoadStarted: () => void = () => {};
   private readonly loadStarted = new Promise<void>((resolve) => (this.markLoadStarted = resolve));
   /** True from reload() until its load settles (the old engine may still finish a step meanwhile). */
@@ -166,7 +168,8 @@ export class DaemonCore {
     if (info?.providerNotes) s.providerNotes = info.providerNotes;
     if (this.lastCompletion) s.lastCompletion = this.lastCompletion;
     if (this.settingsNow.executionProvider) s.requestedProvider = this.settingsNow.executionProvider;
-    if (this.loadError) s.message = this.loadError.message;
+    const failure = this.failure();
+    if (failure) s.message = failure.message;
     else if (this.slow) s.message = "the current generation is taking longer than expected";
     return s;
   }
@@ -265,15 +268,23 @@ export class DaemonCore {
     this.queue.abortKey(uri, new SupersededError(uri));
   }
 
-  async dispose(): Promise<void> {
+  /**
+   * Aborts every generation and releases the engine; every call returns the same promise, which
+   * settles once the engine has let go of its session (shutdown and exit both wait for it, issue 22).
+   */
+  dispose(): Promise<void> {
+    if (this.disposal) return this.disposal;
     this.disposed = true;
     this.queue.abortAll(new CancelledError("generation (the daemon is shutting down)"));
     this.clearSlow();
     const e = this.engine;
     this.engine = null;
-    if (e) await e.dispose();
-    else if (this.loading) await this.loading.then((x) => x.dispose(), () => undefined);
+    const loading = this.loading;
+    this.disposal = e ? e.dispose() : loading ? loading.then((x) => x.dispose(), () => undefined) : Promise.resolve();
+    return this.disposal;
   }
+
+  private disposal: Promise<void> | null = null;
 
   private async run(req: GenerateRequest, jobOpts: { supersedeKey?: string }, signal?: AbortSignal) {
     try {
@@ -300,6 +311,7 @@ export class DaemonCore {
 
   private async startLoad(): Promise<Engine> {
     this.loadError = null;
+    this.engineFailure = null;
     this.emitStatus();
     const s = this.settingsNow;
     const engineOpts: EngineOptions = {};
@@ -313,6 +325,13 @@ export class DaemonCore {
         throw new EngineUnavailableError("the daemon shut down while the model was loading");
       }
       this.engine = engine;
+      this.engineFailure = null;
+      engine.onGaveUp?.((cause) => {
+        if (this.engine !== engine) return;
+        this.engineFailure = cause;
+        this.opts.log?.(`the model is unavailable: ${cause.message}`);
+        this.emitStatus();
+      });
       this.bundleInfo = readBundleInfo(engine.info.bundleDir);
       const task = inlineTaskOf(engine);
       const window = task === "code" ? CODE_PROMPT_CHARS : this.prefixWindow(this.bundleInfo.templates[task]);
@@ -345,7 +364,13 @@ export class DaemonCore {
     }
   }
 
+  /** Why no model can run now (a failed load, or an engine that gave up), else null. */
+  private failure(): Error | null {
+    return this.loadError ?? (this.reloading ? null : this.engineFailure);
+  }
+
   private requireEngine(): Engine {
+    if (this.engineFailure && !this.reloading) throw new EngineUnavailableError(this.engineFailure.message);
     if (!this.engine) throw new EngineUnavailableError(this.loadError?.message ?? "the model is being (re)loaded");
     return this.engine;
   }
@@ -388,7 +413,7 @@ export class DaemonCore {
 
   private state(): DaemonState {
     if (this.reloading || (!this.engine && !this.loadError)) return "loading";
-    if (this.loadError) return "failed";
+    if (this.failure()) return "failed";
     if (this.queue.isBusy) return this.slow ? "slow" : "generating";
     return "ready";
   }

@@ -11,6 +11,7 @@
 export const WireErrorCodes = {
   ParseError: -32700,
   InvalidRequest: -32600,
+  MethodNotFound: -32601,
   InvalidParams: -32602,
   ServerNotInitialized: -32002,
 } as const;
@@ -36,8 +37,17 @@ const NO_PARAMS = new Set(["shutdown", "edit/status"]);
 
 type Phase = "new" | "initialized" | "shut-down";
 
+/**
+ * The requests the daemon answers (server.ts registers a handler for each). Any other method is
+ * -32601 Method not found, whatever its params (JSON-RPC 2.0 §5.1): the params check below applies
+ * only to a method that exists.
+ */
+export const DAEMON_REQUESTS: ReadonlySet<string> = new Set(["initialize", "shutdown", "textDocument/inlineCompletion", "edit/generate", "edit/status"]);
+
 export class MessageGate {
   private phase: Phase = "new";
+
+  constructor(private readonly knownRequests: ReadonlySet<string> = DAEMON_REQUESTS) {}
   /** Ids of the client's requests that were passed on and not answered yet. */
   private readonly inFlight = new Set<string>();
 
@@ -71,6 +81,11 @@ export class MessageGate {
     this.inFlight.delete(idKey(id));
   }
 
+  /** True once `shutdown` was received: `exit` then ends the process with code 0 (LSP), else 1. */
+  get shutDown(): boolean {
+    return this.phase === "shut-down";
+  }
+
   /** Requests passed on and not yet answered. */
   get inFlightCount(): number {
     return this.inFlight.size;
@@ -82,6 +97,7 @@ export class MessageGate {
     }
     if (this.phase === "initialized" && method === "initialize") return reply(id, WireErrorCodes.InvalidRequest, "invalid request: 'initialize' was already received");
     if (this.phase === "shut-down") return reply(id, WireErrorCodes.InvalidRequest, `invalid request: '${method}' after 'shutdown' (only the 'exit' notification is accepted now)`);
+    if (!this.knownRequests.has(method)) return reply(id, WireErrorCodes.MethodNotFound, `method not found: '${method.length > 80 ? method.slice(0, 80) + "..." : method}'`);
     const params = m.params;
     if (params !== undefined && !isObject(params) && !(params === null && NO_PARAMS.has(method))) {
       return reply(id, WireErrorCodes.InvalidParams, `invalid params: '${method}' takes its params as an object, got ${kindOf(params)}`);

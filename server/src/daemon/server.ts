@@ -39,6 +39,9 @@ export interface ServerOptions {
   prefixChars?: number;
 }
 
+/** The longest `shutdown` waits for the model's release before it answers (issue 22). */
+export const SHUTDOWN_ANSWER_MS = 2_000;
+
 export function attachServer(connection: Connection, opts: ServerOptions): DaemonCore {
   const log = (m: string) => connection.console.log(m);
   const core = new DaemonCore({
@@ -205,11 +208,14 @@ export function attachServer(connection: Connection, opts: ServerOptions): Daemo
 
   connection.onRequest(StatusRequestType, () => core.status());
 
-  connection.onShutdown(() => {
-    // Generations are aborted at once (dispose's first, synchronous step); releasing the model may
-    // wait for the forward running in the worker, so the answer does not wait for it: `exit` follows
-    // and ends the process either way (issue 15: shutdown answered within 50 ms during a storm).
-    core.dispose().catch((e: unknown) => log(`releasing the model at shutdown failed: ${e instanceof Error ? e.message : String(e)}`));
+  connection.onShutdown(async () => {
+    // Stops the work (the gate refuses requests after shutdown), aborts the generations, and answers
+    // once the inference worker has let go of its session, or after SHUTDOWN_ANSWER_MS: a forward of
+    // a large model may take longer, and `exit` waits for the release anyway (daemon/index.ts).
+    const released = core.dispose().catch((e: unknown) => log(`releasing the model at shutdown failed: ${e instanceof Error ? e.message : String(e)}`));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([released, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_ANSWER_MS)))]);
+    clearTimeout(timer);
   });
 
   documents.listen(connection);

@@ -15,6 +15,16 @@ export interface WireOptions {
   maxMessageBytes?: number;
   /** One line per refused or dropped message (stderr in the daemon). */
   log: (line: string) => void;
+  /**
+   * The `exit` notification, taken here instead of by vscode-languageserver, whose handler calls
+   * process.exit at once (while the inference worker may be inside a forward: issue 22).
+   */
+  onExit?: () => void;
+  /**
+   * `initialize`'s processId, taken out of the message for the same reason (vscode-languageserver's
+   * watchdog would call process.exit when that process is gone); the daemon watches it itself.
+   */
+  onClientProcessId?: (pid: number) => void;
 }
 
 export interface Wire {
@@ -26,7 +36,10 @@ export interface Wire {
 export function createWire(opts: WireOptions): Wire {
   const gate = new MessageGate();
   const writer = new AnsweringMessageWriter(new StreamMessageWriter(opts.output), gate);
-  const reader = new GuardedMessageReader(opts.input, gate, writer, opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, opts.log);
+  const reader = new GuardedMessageReader(opts.input, gate, writer, opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, opts.log, {
+    ...(opts.onExit ? { onExit: opts.onExit } : {}),
+    ...(opts.onClientProcessId ? { onClientProcessId: opts.onClientProcessId } : {}),
+  });
   return { reader, writer, gate };
 }
 
@@ -42,6 +55,7 @@ export class GuardedMessageReader extends AbstractMessageReader {
     private readonly writer: MessageWriter,
     maxMessageBytes: number,
     private readonly log: (line: string) => void,
+    private readonly hooks: Pick<WireOptions, "onExit" | "onClientProcessId"> = {},
   ) {
     super();
     this.parser = new FrameParser({ maxMessageBytes });
@@ -92,7 +106,17 @@ export class GuardedMessageReader extends AbstractMessageReader {
     }
     const verdict = this.gate.check(parsed);
     if (verdict.kind === "pass") {
-      callback(verdict.message as unknown as Message);
+      const m = verdict.message;
+      if (m.method === "exit" && !Object.hasOwn(m, "id") && this.hooks.onExit) return this.hooks.onExit();
+      if (m.method === "initialize" && this.hooks.onClientProcessId) {
+        const params = m.params as Record<string, unknown> | undefined;
+        if (params && typeof params.processId === "number") {
+          this.hooks.onClientProcessId(params.processId);
+          callback({ ...m, params: { ...params, processId: null } } as unknown as Message);
+          return;
+        }
+      }
+      callback(m as unknown as Message);
     } else if (verdict.kind === "reply") {
       this.refused.invalid++;
       this.log(`refused a message: ${verdict.error.message} (code ${verdict.error.code})`);

@@ -23,7 +23,12 @@ export class WorkerCrashedError extends Error {
 /** Crashes within this window count towards the restart limit. */
 const CRASH_WINDOW_MS = 60_000;
 const MAX_CRASHES_IN_WINDOW = 3;
-const DISPOSE_TIMEOUT_MS = 5_000;
+/**
+ * The worker is ended only after it said "disposed" (its forward returned and its session is released,
+ * engine-worker.ts dispose()). Only a worker stuck in native code this long is ended without that,
+ * with a line on stderr: ending it mid-forward can abort the process (issue 22).
+ */
+const DISPOSE_TIMEOUT_MS = 60_000;
 
 interface Pending {
   resolve: (r: GenerateResponse) => void;
@@ -70,12 +75,17 @@ export class WorkerEngine implements Engine {
   private crashes: number[] = [];
   private onLoaded: ((e?: Error) => void) | null = null;
   private onDisposed: (() => void) | null = null;
+  private readonly gaveUpListeners: ((cause: Error) => void)[] = [];
 
   constructor(private readonly opts: EngineOptions) {}
 
   get info(): EngineInfo {
     if (!this.infoNow) throw new Error("WorkerEngine.info read before the model was loaded");
     return this.infoNow;
+  }
+
+  onGaveUp(listener: (cause: Error) => void): void {
+    this.gaveUpListeners.push(listener);
   }
 
   /** Requests sent to the worker and not yet settled. */
@@ -134,15 +144,34 @@ export class WorkerEngine implements Engine {
   }
 
   async dispose(): Promise<void> {
-    if (this.disposing) return;
+    if (this.disposing) return this.released;
     this.disposing = true;
+    this.released = this.release();
+    return this.released;
+  }
+
+  /** Settles once dispose() has ended the worker (shutdown and exit wait for it, daemon/exit.ts). */
+  private released: Promise<void> = Promise.resolve();
+
+  private async release(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
-    const done = new Promise<void>((resolve) => (this.onDisposed = resolve));
-    this.post({ type: "dispose" });
-    const timer = setTimeout(() => this.onDisposed?.(), DISPOSE_TIMEOUT_MS);
-    await done;
-    clearTimeout(timer);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        process.stderr.write(`edit-dllm: the inference worker did not release the model within ${DISPOSE_TIMEOUT_MS / 1000} s; ending it\n`);
+        finish();
+      }, DISPOSE_TIMEOUT_MS);
+      // A worker that ends by itself meanwhile (a crash) holds nothing any more either.
+      const finish = () => {
+        clearTimeout(timer);
+        worker.off("exit", finish);
+        this.onDisposed = null;
+        resolve();
+      };
+      this.onDisposed = finish;
+      worker.once("exit", finish);
+      this.post({ type: "dispose" });
+    });
     this.failAll(new Error("the engine was disposed"));
     this.worker = null;
     await worker.terminate();
@@ -207,6 +236,8 @@ export class WorkerEngine implements Engine {
       const gaveUp = new Error(`the inference worker crashed ${this.crashes.length} times within a minute (last: ${detail}); restart the daemon`);
       this.loaded = Promise.reject(gaveUp);
       this.loaded.catch(() => undefined);
+      process.stderr.write(`edit-dllm: ${gaveUp.message}\n`);
+      for (const l of this.gaveUpListeners) l(gaveUp);
       return;
     }
     process.stderr.write(`edit-dllm: inference worker stopped (${detail}); restarting it\n`);
