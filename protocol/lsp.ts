@@ -114,6 +114,8 @@ export interface DaemonSettings {
   threads?: number;
   /** K/V cache mode for every request (default "none"). */
   cache?: "none" | "prefix" | "dual";
+  /** Largest edit/generate prompt in characters, refused (-32602) before tokenizing (default 1,048,576). */
+  maxPromptChars?: number;
   /** Inline completions below this confidence are not shown (0 shows all); default: the calibrated gate. */
   inlineMinConfidence?: number;
   /** The gate's statistic over the shown tokens' top-1 probabilities. */

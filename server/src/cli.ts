@@ -33,10 +33,24 @@ ${SERVE_USAGE}
 
 ${DOCTOR_USAGE}`;
 
-async function readStdin(): Promise<string> {
+/**
+ * The prompt from stdin, read only up to what `maxChars` characters can take: a UTF-16 code unit is at
+ * most 3 UTF-8 bytes, so more than 3 x maxChars bytes is surely too long, and reading stops there
+ * (issue 22: 10 MB on stdin took 7.6 s and 2.18 GB before the length check).
+ */
+async function readStdin(maxChars: number): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError("no PROMPT given and stdin is a terminal: pass the prompt as an argument or pipe it in");
+  const maxBytes = 3 * maxChars;
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  let bytes = 0;
+  for await (const c of process.stdin) {
+    chunks.push(c as Buffer);
+    bytes += (c as Buffer).length;
+    if (bytes > maxBytes) {
+      process.stdin.destroy();
+      throw new RequestError("prompt", `at most ${maxChars} characters (the maximum prompt size, --max-prompt-chars)`, `more than ${maxBytes} bytes on stdin`);
+    }
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
 

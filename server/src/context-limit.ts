@@ -98,3 +98,55 @@ export function fitInfill(f: InfillInput): FittedInfill {
   });
   return { ...fitted, suffixIds, droppedSuffixTokens };
 }
+
+/** The default maximum prompt size in characters (setting edit.maxPromptChars, CLI --max-prompt-chars). */
+export const DEFAULT_MAX_PROMPT_CHARS = 1_048_576;
+
+export interface CharBoundInput {
+  /** Characters of the text around the prompt (template, infill suffix) that are tokenized with it. */
+  extraChars: number;
+  prompt: string;
+  genLength: number;
+  maxLen: number | null;
+  /** The tokenizer's most characters per token (bundle/token-chars.ts); null: no character bound. */
+  maxCharsPerToken: number | null;
+  maxPromptChars: number;
+  overflow: ContextOverflow;
+  /** Which request field the prompt came in (the error names it). */
+  field?: string;
+  /** Which end `truncate` keeps: the end (a prompt before the cursor, default) or the start (a suffix). */
+  keep?: "end" | "start";
+}
+
+/**
+ * Checks a prompt in characters before it is tokenized (issue 22: a 10 MB prompt was encoded whole,
+ * 6.4 s and +2 GB, before the token check refused it). `refuse` throws a RequestError naming both
+ * sizes; `truncate` (completions) keeps only the last characters that can still reach the window:
+ * (maxLen + 1) tokens' worth, since each token covers at most maxCharsPerToken characters; fitContext
+ * then drops tokens from the left as before. Returns the prompt to tokenize.
+ */
+export function boundPromptChars(b: CharBoundInput): string {
+  const field = b.field ?? "prompt";
+  let prompt = b.prompt;
+  const cut = (n: number) => (b.keep === "start" ? prompt.slice(0, n) : prompt.slice(prompt.length - n));
+  if (prompt.length > b.maxPromptChars) {
+    if (b.overflow === "refuse") {
+      throw new RequestError(field, `at most ${b.maxPromptChars} characters (the maximum prompt size, setting maxPromptChars)`, `${prompt.length} characters`);
+    }
+    prompt = cut(b.maxPromptChars);
+  }
+  if (b.maxLen === null || b.maxCharsPerToken === null) return prompt;
+  const cpt = b.maxCharsPerToken;
+  // N characters are at least ceil(N / cpt) tokens.
+  const minTokens = Math.ceil((prompt.length + b.extraChars) / cpt);
+  if (minTokens + b.genLength <= b.maxLen) return prompt;
+  if (b.overflow === "refuse") {
+    throw new RequestError(
+      field,
+      `prompt + genLength <= ${b.maxLen} tokens (the model's max_len)`,
+      `${prompt.length} characters, at least ${minTokens} tokens (one token covers at most ${cpt} characters) + genLength ${b.genLength}; shorten the prompt or lower genLength`,
+    );
+  }
+  const keep = (b.maxLen + 1) * cpt;
+  return prompt.length > keep ? cut(keep) : prompt;
+}

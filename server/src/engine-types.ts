@@ -41,6 +41,8 @@ export interface GenerateRequest {
   temperature?: number;
   seed?: number;
   raw?: boolean;
+  /** Largest prompt (and infill suffix) in characters, checked before tokenizing (default DEFAULT_MAX_PROMPT_CHARS, context-limit.ts). */
+  maxPromptChars?: number;
   /** Default "refuse". */
   overflow?: ContextOverflow;
   /**
@@ -78,6 +80,8 @@ export interface EngineInfo {
   infill?: boolean;
   /** bundle.json model.max_len (null = no learned limit). */
   maxLen?: number | null;
+  /** The most characters one token of the bundle's tokenizer stands for (bundle/token-chars.ts; null = unknown). */
+  maxCharsPerToken?: number | null;
 }
 
 export interface Engine {

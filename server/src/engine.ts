@@ -16,7 +16,7 @@ import { autoAccelerators, currentProviderEnv, providerReport } from "./model/pr
 import { PrefixKvCache, type PrefixCacheStats } from "./model/prefix-cache";
 import { isCacheGraphModel, type DllmModel } from "./model/types";
 import type { ContextTrace } from "../../protocol/trace";
-import { fitContext, fitInfill } from "./context-limit";
+import { boundPromptChars, DEFAULT_MAX_PROMPT_CHARS, fitContext, fitInfill } from "./context-limit";
 import { denoise } from "./sampler/denoise";
 import { buildTrace, idsBeforeEos } from "./sampler/trace";
 import type { RuleContext } from "./stop/context";
@@ -73,6 +73,7 @@ export async function loadEngine(opts: EngineOptions = {}, internals: EngineInte
     modelDtype: footprint.dtype,
     infill: bundle.config.infill != null,
     maxLen: bundle.config.model.max_len ?? null,
+    maxCharsPerToken: bundle.tokenizer.maxCharsPerToken,
   };
   for (const [field, v] of Object.entries({ cache: opts.cache })) {
     if (v !== undefined && !(CACHE_MODES as readonly string[]).includes(v)) throw new RequestError(field, `one of ${CACHE_MODES.join(", ")}`, String(v));
@@ -143,22 +144,38 @@ class BundleEngine implements Engine {
     const maxLen = config.model.max_len ?? null;
     // Before any forward: a prompt past the model's learned positions must never reach ONNX Runtime.
     const encode = (t: string) => tokenizer.encode(t);
+    // In characters first, before anything is tokenized (issue 22): refuse, or keep only the window.
+    const overflow = req.overflow ?? "refuse";
+    const maxPromptChars = req.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
+    const template = req.raw ? "{prompt}" : (this.bundle.chat?.wrap(task.template) ?? task.template);
+    const infillTemplate = req.suffix !== undefined ? (config.infill?.template ?? "") : null;
+    const boundBase = { genLength, maxLen, maxCharsPerToken: tokenizer.maxCharsPerToken, maxPromptChars, overflow };
+    let suffix = req.suffix;
+    if (suffix !== undefined) {
+      // The suffix keeps its first characters (the text right after the cursor).
+      suffix = boundPromptChars({ ...boundBase, field: "suffix", prompt: suffix, extraChars: 0, keep: "start" });
+    }
+    const prompt = boundPromptChars({
+      ...boundBase,
+      prompt: req.prompt,
+      extraChars: infillTemplate !== null ? infillTemplate.length + (overflow === "refuse" ? (suffix?.length ?? 0) : 0) : template.replace("{prompt}", "").length,
+    });
     if (req.suffix !== undefined && !config.infill) {
       throw new RequestError("suffix", "a bundle whose bundle.json declares an infill template", `${config.name} has none`);
     }
     // Infill: the masks go between the prefix and the suffix (bundle.json infill.template).
     const { promptIds, droppedTokens, suffixIds } =
       req.suffix !== undefined && config.infill
-        ? fitInfill({ template: config.infill.template, prefix: req.prompt, suffix: req.suffix, encode, genLength, maxLen, overflow: req.overflow ?? "refuse" })
+        ? fitInfill({ template: config.infill.template, prefix: prompt, suffix: suffix ?? "", encode, genLength, maxLen, overflow })
         : {
             ...fitContext({
               // An instruct model's chat template wraps the task template (a user turn + the assistant header).
-              template: req.raw ? "{prompt}" : (this.bundle.chat?.wrap(task.template) ?? task.template),
-              prompt: req.prompt,
+              template,
+              prompt,
               encode,
               genLength,
               maxLen,
-              overflow: req.overflow ?? "refuse",
+              overflow,
             }),
             suffixIds: undefined,
           };

@@ -16,6 +16,7 @@ import { root } from "../daemon/lsp-client";
 import { badBundles } from "./bad-bundles";
 import { exitRace } from "./exit-race";
 import { givesUp } from "./gives-up";
+import { hugePrompts } from "./huge-prompt";
 import { cancelStorm, formatFigures, fuzz, latency, soak, type Figures } from "./suites";
 
 const { values } = parseArgs({
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
   if (s.rssEndMB > 1.1 * s.rssStartMB) failures.push(`soak: RSS ${s.rssStartMB} -> ${s.rssEndMB} MB is more than +10 %`);
   await run(() => exitRace(Number(values["exit-rounds"])));
   await run(() => givesUp());
+  await run(() => hugePrompts([10, 60]));
   const l = await run(() => latency(20, 400));
   for (const k of ["statusP99ms", "cancelP99ms", "shutdownMs"] as const) {
     if (Number(l.extra[k]) > 50) failures.push(`latency: ${k} ${l.extra[k]} > 50 ms`);

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { badBundles } from "./bad-bundles";
 import { exitRace } from "./exit-race";
 import { givesUp } from "./gives-up";
+import { hugePrompts } from "./huge-prompt";
 import { cancelStorm, formatFigures, fuzz, soak, type Figures } from "./suites";
 
 function check(f: Figures): void {
@@ -26,3 +27,4 @@ test("bad bundles: each corruption a clear error naming its file", { timeout: 18
 test("soak: 1,000 mixed requests", { timeout: 180_000 }, async () => check(await soak(1000)));
 test("exit race: shutdown / exit / stdin EOF during a generation, each cache mode, 2 rounds each (18 daemons)", { timeout: 180_000 }, async () => check(await exitRace(2)));
 test("worker gives up: failed with the cause, didChange sent, a new bundle path recovers", { timeout: 120_000 }, async () => check(await givesUp()));
+test("huge prompt: 10 MB edit/generate answers -32602 naming both sizes, nothing tokenized", { timeout: 120_000 }, async () => check(await hugePrompts([10])));

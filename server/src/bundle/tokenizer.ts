@@ -4,10 +4,13 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { BundleError } from "../errors";
+import { maxCharsPerToken } from "./token-chars";
 
 export interface TextTokenizer {
   /** Number of ids (base vocab + added tokens). */
   readonly size: number;
+  /** The most characters of text one token stands for (token-chars.ts); null where no safe bound is known. */
+  readonly maxCharsPerToken: number | null;
   encode(text: string): number[];
   decode(ids: ArrayLike<number>): string;
   idOf(token: string): number | undefined;
@@ -27,6 +30,7 @@ export function createTokenizer(json: unknown, file: string): TextTokenizer {
   for (const id of vocab.values()) maxId = Math.max(maxId, id);
   return {
     size: maxId + 1,
+    maxCharsPerToken: maxCharsPerToken(json),
     encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
     // (the library rejects an empty id list; an empty generation decodes to "")
     decode: (ids) =>

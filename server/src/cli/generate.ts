@@ -2,6 +2,7 @@
 import { closeSync, constants, lstatSync, openSync, writeSync } from "node:fs";
 import { readBundleConfig } from "../bundle/load";
 import { parseArgs } from "node:util";
+import { DEFAULT_MAX_PROMPT_CHARS } from "../context-limit";
 import type { GenerationTrace } from "../../../protocol/trace";
 import { loadEngine } from "../engine";
 import { UsageError } from "../errors";
@@ -14,14 +15,15 @@ export const GENERATE_USAGE = `usage: edit-dllm generate [--bundle DIR] [--provi
                          [--task NAME] [--stop RULE] [--param key=value ...] [--raw]
                          [--gen-length N] [--block-length N] [--steps N] [--temperature T] [--seed S]
                          [--cache none|prefix|dual [--cache-refresh N]]
-                         [--trace FILE [--force]] [--json] [PROMPT]
+                         [--trace FILE [--force]] [--json] [--max-prompt-chars N] [PROMPT]
   PROMPT is read from stdin when absent. The task's template and calibrated stop rule apply unless overridden.
   --threads: ONNX Runtime intra-op threads (default 1).
   --cache: K/V cache (Fast-dLLM): none (exact, default), prefix (prompt + finished blocks cached, refreshed at
   each block start), dual (the masked suffix too); --cache-refresh N also refreshes every N forwards.
-  A prompt + gen-length past the model's max_len is refused (exit 2) with both lengths.`;
+  A prompt + gen-length past the model's max_len is refused (exit 2) with both lengths, checked in characters
+  before tokenizing; --max-prompt-chars (default 1048576) bounds the prompt and what is read from stdin.`;
 
-export async function generateCommand(argv: string[], io: { stdin: () => Promise<string> }): Promise<number> {
+export async function generateCommand(argv: string[], io: { stdin: (maxChars: number) => Promise<string> }): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -43,6 +45,7 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
       trace: { type: "string" },
       force: { type: "boolean" },
       json: { type: "boolean" },
+      "max-prompt-chars": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -60,7 +63,9 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
   if (cache !== "none" && cache !== "prefix" && cache !== "dual") throw new UsageError(`--cache must be one of none, prefix, dual; got "${cache}"`);
   const cacheRefreshEvery = optInt(values["cache-refresh"], "--cache-refresh") ?? null;
   if (cacheRefreshEvery !== null && cacheRefreshEvery < 1) throw new UsageError(`--cache-refresh expects an integer >= 1, got "${values["cache-refresh"]}"`);
-  const prompt = positionals[0] ?? (await io.stdin()).replace(/\r?\n$/, "");
+  const maxPromptChars = optInt(values["max-prompt-chars"], "--max-prompt-chars") ?? DEFAULT_MAX_PROMPT_CHARS;
+  if (maxPromptChars < 1) throw new UsageError(`--max-prompt-chars expects an integer >= 1, got "${values["max-prompt-chars"]}"`);
+  const prompt = positionals[0] ?? (await io.stdin(maxPromptChars)).replace(/\r?\n$/, "");
   checkPromptNotEmpty(prompt);
   const engine = await loadEngine({ bundleDir: values.bundle, provider, threads: optInt(values.threads, "--threads") });
   try {
@@ -81,6 +86,7 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
       seed: optInt(values.seed, "--seed"),
       cache,
       cacheRefreshEvery,
+      maxPromptChars,
       onStep: (e) => progress.onStep(e),
     });
     progress.done();

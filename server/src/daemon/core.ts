@@ -17,6 +17,7 @@ import { DEFAULT_GATE, gate, type GateSettings } from "./inline-gate";
 import { failureReason, outcomeLogLine } from "./inline-outcome";
 import { dedupSuffix } from "./suffix-dedup";
 import { listStopRules } from "../stop/registry";
+import { boundPromptChars, DEFAULT_MAX_PROMPT_CHARS } from "../context-limit";
 
 /** Inline completions use the bundle's `code` task, else its default task. */
 function inlineTaskOf(engine: Engine): string {
@@ -188,8 +189,30 @@ export class DaemonCore {
     const params = { ...(fromSettings ? this.settingsNow.stopParams : {}), ...p.params };
     if (Object.keys(params).length) req.params = params;
     if (opts.onStep) req.onStep = opts.onStep;
+    req.maxPromptChars = this.settingsNow.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
+    this.checkPromptChars(req);
     const res = await this.run(req, {}, opts.signal);
     return { text: res.text, trace: res.trace };
+  }
+
+  /**
+   * The prompt's size in characters against the maximum prompt size and the model's window, here on
+   * the main thread, so a refused prompt is neither copied to the inference worker nor tokenized
+   * (issue 22). The template's characters count too; a chat template only adds more, so leaving it
+   * out keeps the token count a lower bound.
+   */
+  private checkPromptChars(req: GenerateRequest): void {
+    const info = this.requireEngine().info;
+    const template = this.bundleInfo?.templates[req.task ?? info.defaultTask] ?? "{prompt}";
+    boundPromptChars({
+      prompt: req.prompt,
+      extraChars: req.raw ? 0 : template.replace("{prompt}", "").length,
+      genLength: req.genLength ?? this.bundleInfo?.genLength ?? 0,
+      maxLen: info.maxLen ?? null,
+      maxCharsPerToken: info.maxCharsPerToken ?? null,
+      maxPromptChars: req.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS,
+      overflow: "refuse",
+    });
   }
 
   /** Inline completion at a cursor, de-duplicated against the text after it; the outcome is reported (issue 13). */

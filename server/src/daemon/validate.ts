@@ -119,7 +119,7 @@ export function parseSettings(raw: unknown): ParsedSettings {
     const v = optionalParamRecord(o, "stopParams", "stopParams");
     if (v !== undefined) settings.stopParams = v;
   });
-  for (const f of ["genLength", "blockLength", "steps", "threads"] as const) {
+  for (const f of ["genLength", "blockLength", "steps", "threads", "maxPromptChars"] as const) {
     take(f, () => {
       settings[f] = positiveInt(o[f], f);
     });
