@@ -8,6 +8,11 @@ Specific to the micro bundle's shapes (d_model 32, 2 layers, r=4). Run from trai
 
     python -m edit_dllm.micro_reference
 """
+import os
+
+# ONNX Runtime's telemetry off before it loads, also when this file is run by path (the package's
+# __init__ sets it for `python -m`; issue 22).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import json, numpy as np, torch, onnx, onnxruntime as ort
 from onnx import numpy_helper
 torch.set_num_threads(1)
