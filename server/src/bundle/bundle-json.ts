@@ -62,11 +62,34 @@ export interface BundleConfig {
 
 type Obj = Record<string, unknown>;
 
+/**
+ * Upper bounds for bundle.json's sizes (issue 22: max_len 1e308 was accepted). Far above any model we
+ * know (LLaDA-8B: max_len 4096, vocab 126,464, d_model 4096, 32 layers), low enough that lengths and
+ * buffer sizes computed from them stay exact integers.
+ */
+const MAX_TOKENS = 1 << 20;
+const MAX_VOCAB = 1 << 24;
+const MAX_WIDTH = 1 << 20;
+
+/** The number as bundle.json writes it (the first `"key": <number>` that parses to `value`), else null. */
+function writtenNumber(text: string | undefined, key: string, value: number): string | null {
+  if (!text) return null;
+  const re = new RegExp(`"${key.replace(/[^\w]/g, "")}"\\s*:\\s*(-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?)`, "g");
+  for (const m of text.matchAll(re)) if (Object.is(Number(m[1]), value) || Number(m[1]) === value) return m[1]!;
+  return null;
+}
+
 class Checker {
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    /** bundle.json's text, when known: a number is reported as written (1e400 parses to Infinity). */
+    private readonly text?: string,
+  ) {}
 
   fail(field: string, expected: string, found?: unknown): never {
-    throw new BundleError(this.file, field, expected, found === undefined ? "nothing (missing)" : JSON.stringify(found));
+    const key = field.split(".").pop() ?? field;
+    const written = typeof found === "number" ? writtenNumber(this.text, key, found) : null;
+    throw new BundleError(this.file, field, expected, found === undefined ? "nothing (missing)" : (written ?? JSON.stringify(found)));
   }
   obj(parent: Obj, key: string, path: string): Obj {
     const v = parent[key];
@@ -78,9 +101,10 @@ class Checker {
     if (typeof v !== "string" || v.length === 0) this.fail(path, "a non-empty string", v);
     return v as string;
   }
-  int(parent: Obj, key: string, path: string, min: number): number {
+  /** An integer in [min, max]; max defaults to 2^53 - 1 (larger integers are not exact in JSON numbers). */
+  int(parent: Obj, key: string, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
     const v = parent[key];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min) this.fail(path, `an integer >= ${min}`, v);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) this.fail(path, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`, v);
     return v as number;
   }
   num(parent: Obj, key: string, path: string): number {
@@ -90,8 +114,8 @@ class Checker {
   }
 }
 
-export function validateBundleJson(raw: unknown, file: string): BundleConfig {
-  const c = new Checker(file);
+export function validateBundleJson(raw: unknown, file: string, text?: string): BundleConfig {
+  const c = new Checker(file, text);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) c.fail("", "a JSON object", raw);
   const root = raw as Obj;
   if (!(BUNDLE_FORMATS as readonly unknown[]).includes(root.format)) {
@@ -110,17 +134,17 @@ export function validateBundleJson(raw: unknown, file: string): BundleConfig {
     unk: v2 ? optionalId("unk") : c.int(idsObj, "unk", "ids.unk", 0),
   };
   if (v2 && idsObj.bos !== undefined) ids.bos = optionalId("bos");
-  const vocab_size = c.int(root, "vocab_size", "vocab_size", 1);
+  const vocab_size = c.int(root, "vocab_size", "vocab_size", 1, MAX_VOCAB);
   for (const [k, v] of Object.entries(ids)) {
     if (v !== null && v !== undefined && v >= vocab_size) c.fail(`ids.${k}`, `an id < vocab_size (${vocab_size})`, v);
   }
 
   const m = c.obj(root, "model", "model");
   const model = {
-    d_model: c.int(m, "d_model", "model.d_model", 1),
-    n_layers: c.int(m, "n_layers", "model.n_layers", 1),
+    d_model: c.int(m, "d_model", "model.d_model", 1, MAX_WIDTH),
+    n_layers: c.int(m, "n_layers", "model.n_layers", 1, MAX_WIDTH),
     params: c.int(m, "params", "model.params", 1),
-    max_len: m.max_len === undefined || m.max_len === null ? null : c.int(m, "max_len", "model.max_len", 2),
+    max_len: m.max_len === undefined || m.max_len === null ? null : c.int(m, "max_len", "model.max_len", 2, MAX_TOKENS),
     cache: m.cache === undefined || m.cache === null ? null : validateCache(c, c.obj(m, "cache", "model.cache")),
     shift: m.shift === undefined ? false : m.shift === true ? true : m.shift === false ? false : c.fail("model.shift", "true or false", m.shift),
     ...validateModelV2(c, m, v2),
@@ -128,9 +152,9 @@ export function validateBundleJson(raw: unknown, file: string): BundleConfig {
 
   const g = c.obj(root, "generation", "generation");
   const generation = {
-    gen_length: c.int(g, "gen_length", "generation.gen_length", 1),
-    block_length: c.int(g, "block_length", "generation.block_length", 1),
-    steps: c.int(g, "steps", "generation.steps", 1),
+    gen_length: c.int(g, "gen_length", "generation.gen_length", 1, MAX_TOKENS),
+    block_length: c.int(g, "block_length", "generation.block_length", 1, MAX_TOKENS),
+    steps: c.int(g, "steps", "generation.steps", 1, MAX_TOKENS),
     schedule: g.schedule as ScheduleName,
   };
   if (generation.schedule !== "uniform" && generation.schedule !== "gaussian") {

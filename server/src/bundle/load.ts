@@ -11,6 +11,7 @@ import { BUNDLE_FORMAT_V2, validateBundleJson, type BundleConfig } from "./bundl
 import { compileChatTemplate, type ChatTemplate } from "./chat-template";
 import { readEditMetadata } from "./edit-metadata";
 import { createTokenizer, type TextTokenizer } from "./tokenizer";
+import { readBounded, requireRegularFile } from "./read-bounded";
 
 export const BUNDLE_FILES = {
   model: "model.onnx",
@@ -34,19 +35,19 @@ export function loadBundle(dir: string): LoadedBundle {
   const configFile = join(dir, BUNDLE_FILES.config);
   // A v2 bundle converted without a LoRA adapter has no probes and no edit-metadata.safetensors.
   const withoutProbes = existsSync(configFile) && existsSync(join(dir, BUNDLE_FILES.model)) && existsSync(join(dir, BUNDLE_FILES.tokenizer))
-    ? Object.keys(validateBundleJson(readJson(configFile), configFile).probes).length === 0
+    ? Object.keys(validateBundleJson(...readJson(configFile)).probes).length === 0
     : false;
   for (const f of Object.values(BUNDLE_FILES)) {
     if (f === BUNDLE_FILES.metadata && withoutProbes) continue;
     if (!existsSync(join(dir, f))) throw new BundleError(join(dir, f), "", "the file to exist (bundle contract)", "missing");
   }
-  const config = validateBundleJson(readJson(configFile), configFile);
+  const config = validateBundleJson(...readJson(configFile));
   const tokFile = join(dir, BUNDLE_FILES.tokenizer);
-  const tokenizer = createTokenizer(readJson(tokFile), tokFile);
+  const tokenizer = createTokenizer(readJson(tokFile)[0], tokFile);
   const metaFile = join(dir, BUNDLE_FILES.metadata);
   const metadata: EditMetadata = withoutProbes
     ? { modules: new Map(), defaultProbe: "", header: {} }
-    : readEditMetadata(readFileSync(metaFile), metaFile);
+    : readEditMetadata(readBounded(metaFile), metaFile);
   const chat = compileChatTemplate(config, tokenizer, configFile);
   const bundle = { dir, config, tokenizer, metadata, modelPath: join(dir, BUNDLE_FILES.model), chat };
   checkModelFile(bundle.modelPath);
@@ -57,18 +58,15 @@ export function loadBundle(dir: string): LoadedBundle {
 /** bundle.json alone, validated (for callers that hold an Engine and need the generation settings or ids). */
 export function readBundleConfig(dir: string): BundleConfig {
   const file = join(dir, BUNDLE_FILES.config);
-  return validateBundleJson(readJson(file), file);
+  return validateBundleJson(...readJson(file));
 }
 
-function readJson(file: string): unknown {
-  let text: string;
+/** [parsed, file, text]: the text too, so that bundle.json's numbers are reported as written. */
+function readJson(file: string): [unknown, string, string] {
+  // Regular files only, bounded by kind (read-bounded.ts).
+  const text = readBounded(file).toString("utf8");
   try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new BundleError(file, "", "a readable file", (e as NodeJS.ErrnoException).code ?? "an unreadable file");
-  }
-  try {
-    return JSON.parse(text);
+    return [JSON.parse(text), file, text];
   } catch (e) {
     // V8's SyntaxError quotes the text around the error: the file's content is not echoed.
     const at = /position (\d+)/.exec((e as Error).message)?.[1];
@@ -82,7 +80,8 @@ function readJson(file: string): unknown {
  * Without this check ONNX Runtime reports its internal C++ text ("Protobuf parsing failed").
  */
 export function checkModelFile(file: string): void {
-  const size = statSync(file).size;
+  // A FIFO or device would block or never end (ONNX Runtime reads the path itself): refused by name.
+  const size = requireRegularFile(file).size;
   if (size === 0) throw new BundleError(file, "", "an ONNX model", "model.onnx is empty (0 bytes)");
   const fd = openSync(file, "r");
   try {

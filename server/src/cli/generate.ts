@@ -1,5 +1,4 @@
 /** `edit-dllm generate`: one prompt -> text on stdout (or JSON), a summary line on stderr, optional trace file. */
-import { closeSync, constants, lstatSync, openSync, writeSync } from "node:fs";
 import { readBundleConfig } from "../bundle/load";
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_PROMPT_CHARS } from "../context-limit";
@@ -10,6 +9,7 @@ import { isProviderChoice } from "../model/providers";
 import { parseParamPairs } from "./params";
 import { createProgress } from "./progress";
 import { checkPromptNotEmpty, promptWarnings, unkIdOf } from "./prompt-checks";
+import { checkTracePath, writeTrace } from "./trace-file";
 
 export const GENERATE_USAGE = `usage: edit-dllm generate [--bundle DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--threads N]
                          [--task NAME] [--stop RULE] [--param key=value ...] [--raw]
@@ -90,9 +90,10 @@ export async function generateCommand(argv: string[], io: { stdin: (maxChars: nu
       onStep: (e) => progress.onStep(e),
     });
     progress.done();
-    if (values.trace) writeTrace(values.trace, JSON.stringify(trace, null, 1) + "\n", values.force === true);
     if (values.json) process.stdout.write(JSON.stringify({ text, trace }) + "\n");
     else process.stdout.write(text + "\n");
+    // After the text: a trace that cannot be written (checked before the run) never loses the answer.
+    if (values.trace) writeTrace(values.trace, JSON.stringify(trace, null, 1) + "\n", values.force === true);
     for (const note of engine.info.providerNotes ?? []) process.stderr.write(`provider ${trace.provider}, not ${note}\n`);
     process.stderr.write(summaryLine(trace) + "\n");
     const facts = { prompt, task: values.task, raw: values.raw === true, promptIds: trace.promptIds, unkId: unkIdOf(engine.info.bundleDir) };
@@ -133,36 +134,4 @@ export function optNum(v: string | undefined, flag: string): number | undefined 
 function blockCount(bundleDir: string, genLength?: number, blockLength?: number): number {
   const g = readBundleConfig(bundleDir).generation;
   return Math.max(1, Math.floor((genLength ?? g.gen_length) / (blockLength ?? g.block_length)));
-}
-
-/** --trace FILE: never through a symbolic link, and an existing file only with --force. */
-function checkTracePath(file: string, force: boolean): void {
-  let st;
-  try {
-    st = lstatSync(file);
-  } catch {
-    return;
-  }
-  if (st.isSymbolicLink()) throw new UsageError(`--trace ${file} is a symbolic link; refusing to write through it (give a plain file path)`);
-  if (!st.isFile()) throw new UsageError(`--trace ${file} exists and is not a regular file`);
-  if (!force) throw new UsageError(`--trace ${file} exists; pass --force to overwrite it`);
-}
-
-function writeTrace(file: string, text: string, force: boolean): void {
-  // O_NOFOLLOW: a link created after the check is not followed either; O_EXCL without --force.
-  const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL) | (constants.O_NOFOLLOW ?? 0);
-  let fd: number;
-  try {
-    fd = openSync(file, flags, 0o644);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new UsageError(`--trace ${file} exists; pass --force to overwrite it`);
-    if (code === "ELOOP") throw new UsageError(`--trace ${file} is a symbolic link; refusing to write through it (give a plain file path)`);
-    throw e;
-  }
-  try {
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
 }

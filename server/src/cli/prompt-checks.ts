@@ -4,7 +4,7 @@
  * task, which is rarely what a reader of another task's example wants; characters outside the
  * model's vocabulary silently became <unk>.
  */
-import { readFileSync } from "node:fs";
+import { readBounded } from "../bundle/read-bounded";
 import { join } from "node:path";
 import { UsageError } from "../errors";
 
@@ -15,7 +15,7 @@ export function checkPromptNotEmpty(prompt: string): void {
 /** bundle.json ids.unk, when the bundle names one. */
 export function unkIdOf(bundleDir: string): number | null {
   try {
-    const ids = (JSON.parse(readFileSync(join(bundleDir, "bundle.json"), "utf8")) as { ids?: { unk?: unknown } }).ids;
+    const ids = (JSON.parse(readBounded(join(bundleDir, "bundle.json")).toString("utf8")) as { ids?: { unk?: unknown } }).ids;
     return typeof ids?.unk === "number" ? ids.unk : null;
   } catch {
     return null;

@@ -4,7 +4,7 @@
  * (how much of the document fits in front of the generated tokens). The engine validates the bundle;
  * this reader only tolerates what it does not find.
  */
-import { readFileSync } from "node:fs";
+import { readBounded } from "../bundle/read-bounded";
 import { join } from "node:path";
 
 export interface BundleInfo {
@@ -20,7 +20,8 @@ export function readBundleInfo(bundleDir: string): BundleInfo {
   const info: BundleInfo = { templates: {}, genLength: null, blockLength: null, steps: null, maxLen: null };
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(join(bundleDir, "bundle.json"), "utf8"));
+    // Bounded, regular files only: a FIFO here would block the daemon's main thread (issue 22).
+    json = JSON.parse(readBounded(join(bundleDir, "bundle.json")).toString("utf8"));
   } catch {
     return info;
   }
