@@ -203,7 +203,10 @@ export class DaemonCore {
    */
   private checkPromptChars(req: GenerateRequest): void {
     const info = this.requireEngine().info;
-    const template = this.bundleInfo?.templates[req.task ?? info.defaultTask] ?? "{prompt}";
+    const templates = this.bundleInfo?.templates ?? {};
+    const task = req.task ?? info.defaultTask;
+    // Own keys only ("constructor" is an unknown task, answered -32602 by the engine, not a template).
+    const template = Object.hasOwn(templates, task) ? templates[task]! : "{prompt}";
     boundPromptChars({
       prompt: req.prompt,
       extraChars: req.raw ? 0 : template.replace("{prompt}", "").length,
