@@ -1,5 +1,5 @@
 /**
- * `npm run test:stress`: the full stress suites (issue 15) against the real daemon on the micro
+ * `npm run test:stress`: the full stress suites (issues 15, 22) against the real daemon on the micro
  * bundle, each printing its figures, written to bench/stress-results.json. Exit code 1 when a target
  * is missed: any crash, hang, lost request or wrong code, RSS at the end of the soak above +10 % of its
  * value after warm-up (medians of the samples in a window, suites.ts soak()), or a status / cancel /
@@ -17,6 +17,7 @@ import { badBundles } from "./bad-bundles";
 import { exitRace } from "./exit-race";
 import { givesUp } from "./gives-up";
 import { hugePrompts } from "./huge-prompt";
+import { specialFiles } from "./special-files";
 import { cancelStorm, formatFigures, fuzz, latency, soak, type Figures } from "./suites";
 
 const { values } = parseArgs({
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
   await run(() => exitRace(Number(values["exit-rounds"])));
   await run(() => givesUp());
   await run(() => hugePrompts([10, 60]));
+  await run(() => specialFiles());
   const l = await run(() => latency(20, 400));
   for (const k of ["statusP99ms", "cancelP99ms", "shutdownMs"] as const) {
     if (Number(l.extra[k]) > 50) failures.push(`latency: ${k} ${l.extra[k]} > 50 ms`);
