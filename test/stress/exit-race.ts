@@ -131,3 +131,44 @@ export async function exitRace(rounds: number): Promise<Figures> {
     extra: { rounds: n, exitP50ms: pct(exitMs, 0.5), exitP99ms: pct(exitMs, 0.99), exitMaxMs: pct(exitMs, 1), shutdownP50ms: pct(shutdownMs, 0.5), shutdownMaxMs: pct(shutdownMs, 1) },
   };
 }
+
+/**
+ * The session ends with nothing in flight after `gens` generations with the dual cache (issue 22: one
+ * abort was seen there too): `shutdown` + `exit` and `exit` alone, `rounds` daemons each.
+ */
+export async function idleAfterLongSession(rounds: number, gens: number): Promise<Figures> {
+  const wrong: string[] = [];
+  let crashes = 0;
+  let wrongCodes = 0;
+  let hangs = 0;
+  let n = 0;
+  for (let i = 0; i < rounds; i++) {
+    for (const variant of ["shutdown", "exit"] as const) {
+      const settings = { executionProvider: "cpu", cache: "dual" };
+      const d = spawnRaw({ configuration: settings });
+      try {
+        await rawInitialize(d, settings);
+        await ready(d);
+        for (let g = 0; g < gens; g++) {
+          d.request(`g${g}`, "edit/generate", { prompt: `${g}+${i}`, stop: "full" });
+          await d.answer((x) => x.id === `g${g}`);
+        }
+        if (variant === "shutdown") d.request("sd", "shutdown");
+        d.notify("exit");
+        const timer = setTimeout(() => d.kill(), EXIT_BOUND_MS);
+        const code = await d.exited;
+        clearTimeout(timer);
+        n++;
+        const want = variant === "shutdown" ? 0 : 1;
+        if (d.child.signalCode !== null || /terminate called|Napi::Error/.test(d.stderr())) {
+          crashes++;
+          if (wrong.length < 5) wrong.push(`${variant} after ${gens} dual-cache generations: ${d.stderr().slice(-300)}`);
+        } else if (code === null) hangs++;
+        else if (code !== want) wrongCodes++;
+      } finally {
+        d.kill();
+      }
+    }
+  }
+  return { suite: "exit after a long dual-cache session", messages: n, crashes, hangs, lost: 0, wrongCodes, wrongExamples: wrong, rssStartMB: 0, rssEndMB: 0, rssPeakMB: 0, extra: { rounds: n, generationsEach: gens } };
+}

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { root } from "../daemon/lsp-client";
 import { badBundles } from "./bad-bundles";
-import { exitRace } from "./exit-race";
+import { exitRace, idleAfterLongSession } from "./exit-race";
 import { givesUp } from "./gives-up";
 import { hugePrompts } from "./huge-prompt";
 import { specialFiles } from "./special-files";
@@ -48,6 +48,7 @@ async function main(): Promise<number> {
   const s = await run(() => soak(Number(values.soak)));
   if (s.rssEndMB > 1.1 * s.rssStartMB) failures.push(`soak: RSS ${s.rssStartMB} -> ${s.rssEndMB} MB is more than +10 %`);
   await run(() => exitRace(Number(values["exit-rounds"])));
+  await run(() => idleAfterLongSession(10, 50));
   await run(() => givesUp());
   await run(() => hugePrompts([10, 60]));
   await run(() => specialFiles());
