@@ -150,7 +150,7 @@ export class WorkerEngine implements Engine {
     return this.released;
   }
 
-  /** Settles once dispose() has ended the worker (shutdown and exit wait for it, daemon/exit.ts). */
+  /** Settles once dispose() has ended the worker (shutdown and exit wait for it, daemon/index.ts). */
   private released: Promise<void> = Promise.resolve();
 
   private async release(): Promise<void> {
