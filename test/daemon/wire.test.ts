@@ -9,6 +9,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FrameParser, parseHeaderBlock } from "../../server/src/daemon/framing";
 import { MessageGate } from "../../server/src/daemon/gate";
+import { createWire } from "../../server/src/daemon/wire";
+import { PassThrough } from "node:stream";
 import { microBundle } from "./lsp-client";
 import { frame, rawInitialize, spawnRaw, type RawAnswer, type RawDaemon } from "./raw-client";
 
@@ -114,6 +116,26 @@ describe("message gate", () => {
     assert.equal(c(req(8, "edit/status")), InvalidRequest);
     assert.equal(c(req(9, "shutdown")), InvalidRequest);
     assert.equal(c(g.check({ jsonrpc: "2.0", method: "exit" })), "pass");
+  });
+});
+
+describe("session end hooks (issue 22)", () => {
+  test("exit goes to onExit, not to the connection; initialize's processId goes to the daemon's own watcher", async () => {
+    const input = new PassThrough();
+    const exits: number[] = [];
+    const pids: number[] = [];
+    const wire = createWire({ input, output: new PassThrough(), log: () => undefined, onExit: () => exits.push(1), onClientProcessId: (pid) => pids.push(pid) });
+    const seen: { method?: string; params?: { processId?: unknown } }[] = [];
+    wire.reader.listen((m) => seen.push(m as (typeof seen)[number]));
+    input.write(frame(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { processId: 4242, capabilities: {} } })));
+    input.write(frame(JSON.stringify({ jsonrpc: "2.0", method: "exit" })));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(pids, [4242]);
+    assert.equal(seen.length, 1, "exit never reaches vscode-languageserver (its handler calls process.exit at once)");
+    assert.equal(seen[0]!.method, "initialize");
+    assert.equal(seen[0]!.params!.processId, null, "vscode-languageserver's own watchdog gets no pid");
+    assert.deepEqual(exits, [1]);
+    assert.equal(wire.gate.shutDown, false);
   });
 });
 
