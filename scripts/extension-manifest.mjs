@@ -57,6 +57,12 @@ const properties = {
     enumDescriptions: ["Every forward computes the whole sequence (exact).", "Fast-dLLM prefix cache: the prompt and finished blocks' keys/values are cached, refreshed at each block start; with a long prompt about 10x faster per completion (docs/bench.md).", "Fast-dLLM dual cache: the masked blocks after the current one are cached too."],
     markdownDescription: "Key/value cache for inline completions and generations (a bundle exported as a cache graph; others run `none`).",
   },
+  "edit.maxPromptChars": {
+    type: "integer",
+    default: 0,
+    minimum: 0,
+    markdownDescription: "Largest prompt of **Generate from Prompt/Selection** in characters, refused before it is tokenized. 0: the daemon's default (1,048,576).",
+  },
   "edit.inline.minConfidence": {
     type: ["number", "null"],
     default: null,

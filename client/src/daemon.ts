@@ -62,6 +62,7 @@ export function readSettings(log: vscode.LogOutputChannel, previous?: MappedSett
     steps: c.get("steps"),
     threads: c.get("threads"),
     cache: c.get("cache"),
+    maxPromptChars: c.get("maxPromptChars"),
     debounceMs: c.get("debounceMs"),
     inlineMinConfidence: c.get("inline.minConfidence"),
     inlineConfidenceStatistic: c.get("inline.confidenceStatistic"),

@@ -18,6 +18,7 @@ export interface RawEditConfig {
   steps?: unknown;
   threads?: unknown;
   cache?: unknown;
+  maxPromptChars?: unknown;
   debounceMs?: unknown;
   /** `edit.inline.minConfidence` / `edit.inline.confidenceStatistic`: the inline confidence gate. */
   inlineMinConfidence?: unknown;
@@ -43,6 +44,7 @@ const DAEMON_KEY: Record<string, keyof DaemonSettings> = {
   steps: "steps",
   threads: "threads",
   cache: "cache",
+  maxPromptChars: "maxPromptChars",
   "inline.minConfidence": "inlineMinConfidence",
   "inline.confidenceStatistic": "inlineConfidenceStatistic",
 };
@@ -152,6 +154,8 @@ function mapSettings(raw: RawEditConfig, checks: SettingsChecks): MappedSettings
 
   const threads = positiveInt("threads", raw.threads, errors);
   if (threads !== undefined) daemon.threads = threads;
+  const maxPromptChars = positiveInt("maxPromptChars", raw.maxPromptChars, errors);
+  if (maxPromptChars !== undefined) daemon.maxPromptChars = maxPromptChars;
   if (raw.cache !== undefined && raw.cache !== null) {
     if (raw.cache === "none" || raw.cache === "prefix" || raw.cache === "dual") daemon.cache = raw.cache;
     else errors.push(new SettingsError("cache", '"none", "prefix" or "dual"', raw.cache));

@@ -55,6 +55,12 @@ test("genLength must be a multiple of blockLength; steps a multiple of the block
   assert.match(b.errors[0].message, /a multiple of the number of blocks \(4\)/);
 });
 
+test("edit.maxPromptChars maps through (0 = the daemon's default); a bad value is named", () => {
+  assert.deepEqual(toDaemonSettings({ maxPromptChars: 5000 }).daemon, { maxPromptChars: 5000 });
+  assert.deepEqual(toDaemonSettings({ maxPromptChars: 0 }).daemon, {});
+  assert.deepEqual(toDaemonSettings({ maxPromptChars: -1 }).errors.map((e) => e.setting), ["maxPromptChars"]);
+});
+
 test("edit.threads and edit.cache map through; bad values are named", () => {
   const m = toDaemonSettings({ threads: 2, cache: "prefix" });
   assert.deepEqual(m.daemon, { threads: 2, cache: "prefix" });
