@@ -49,7 +49,10 @@ test("generate: text on stdout, summary on stderr, --trace and --json", () => {
   const traceFile = join(dir, "t.json");
   const r = cli(["generate", "--bundle", MICRO, "--provider", "cpu", "--stop", "full", "--trace", traceFile, "788+788-212"]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /^forwards 16\/32 \(50\.0%\) \| blocks stopped 0\/1, certified 0\/0 \| rule full \| cpu \|/m);
+  // full on the micro bundle: block 1 runs its 16 forwards, block 2 is skipped after eos (its 16 saved).
+  assert.match(r.stderr, /^forwards 16\/32 \(50\.0%\), 16 saved: 16 by skipping block 2 after eos \| blocks stopped 0\/1, certified 0\/0 \| rule full \| cpu \|/m);
+  // The provider advice is --verbose's (and doctor's), not every run's.
+  assert.doesNotMatch(r.stderr, /^provider /m);
   const trace = JSON.parse(readFileSync(traceFile, "utf8"));
   assertValidTrace(trace);
   assert.equal(r.stdout, trace.text + "\n");
