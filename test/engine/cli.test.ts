@@ -85,3 +85,14 @@ test("bench writes results.json and results.md", () => {
   assert.equal(res.results.all.full.avgForwardsPerBlock, 16);
   assert.ok(existsSync(out.replace(/\.json$/, ".md")));
 });
+
+test("every command answers --help with its usage on stdout (exit 0)", () => {
+  for (const command of ["generate", "bench", "eval", "serve", "doctor"]) {
+    const r = cli([command, "--help"]);
+    assert.equal(r.status, 0, `${command} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: edit-dllm ${command}`), command);
+  }
+  const top = cli(["help"]);
+  assert.equal(top.status, 0);
+  assert.match(top.stdout, /^usage: edit-dllm <command>/);
+});
