@@ -37,7 +37,7 @@ export interface BundleConfig {
     params: number;
     /** Longest prompt + generation the model takes; null/absent = no learned limit (rotary models). */
     max_len?: number | null;
-    /** Non-null iff model.onnx is the cache graph (helpers' seam §2): K/V geometry per layer. */
+    /** Non-null iff model.onnx is the cache graph (docs/kv-cache.md): K/V geometry per layer. */
     cache?: { layers: number; kv_heads: number; head_dim: number } | null;
     /** Dream family: hidden i-1 predicts token i (handled inside the graph). */
     shift?: boolean;

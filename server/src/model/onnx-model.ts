@@ -164,7 +164,7 @@ export class OnnxDllmModel implements DllmModel {
 }
 
 /**
- * The cache graph (helpers' seam §2: input_ids, position_ids, past_key/value.{i}, want -> logits and
+ * The cache graph (docs/kv-cache.md: input_ids, position_ids, past_key/value.{i}, want -> logits and
  * probes of the wanted rows, present_key/value.{i}). Without a cache (forward/forwardBatch) it runs
  * with past length 0 and returns only the wanted rows; kv-cache-model.ts drives forwardCache.
  */

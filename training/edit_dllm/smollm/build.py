@@ -7,7 +7,7 @@
         (these two write the small files that git commits, training/smollm-release/)
 
 Steps of `bundle` (each deterministic; no network): GGUF -> fp32 HF folder (runs/smollm/base, cached),
-+ the committed adaptation merged -> runs/smollm/adapted, then convert.py (helper C's core + the cache
++ the committed adaptation merged -> runs/smollm/adapted, then convert.py (the edit_dllm/arch core + the cache
 graph exporter, ORT parity checked for fp32) with the committed SFT adapter and its recorded EDIT
 metadata, shift on, mask `<empty_output>`; bundle.json gets the code task and the infill template.
 Neither the base weights nor model.onnx enter git (models/smollm2-135m-dllm/ is ignored).
