@@ -36,7 +36,7 @@ test("eval --quick per task, then --merge: one results.md and a stop choice per 
   assert.match(readFileSync(join(dir, "m", "results.md"), "utf8"), /## Default rule per task/);
 });
 
-test("eval: a task without a checker is scored by exact match; items of no bundle task are refused", async () => {
+test("eval: a task without a checker is scored by exact match; items of no bundle task are refused", () => {
   assert.equal(exactMatch({ task: "chat", prompt: "p", answer: " a b\n" }, "a b"), true);
   assert.equal(exactMatch({ task: "chat", prompt: "p", answer: "a b" }, "a  b"), false);
   assert.equal(scorerFor("arith"), checkerFor("arith"));
@@ -50,18 +50,13 @@ test("eval: a task without a checker is scored by exact match; items of no bundl
   writeFileSync(file, [{ task: "chat", prompt: "hi", answer: gen.stdout.replace(/\n$/, "") }, { task: "chat", prompt: "hi", answer: "not this" }].map((o) => JSON.stringify(o)).join("\n") + "\n");
   const sudoku = join(dir, "sudoku.jsonl");
   writeFileSync(sudoku, JSON.stringify({ task: "sudoku", prompt: "1.34/34.2/2.43/4321", answer: "#1234/3412/2143/4321" }) + "\n");
-  const write = process.stdout.write.bind(process.stdout);
-  const ewrite = process.stderr.write.bind(process.stderr);
-  let err = "";
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    assert.equal(await main(["eval", "--bundle", llada, "--val", file, "--test", file, "--quick", "--families", "none", "--check-items", "1", "--out", join(dir, "o")]), 0);
-    assert.equal(await main(["eval", "--bundle", micro, "--val", sudoku, "--test", sudoku]), 2);
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = ewrite;
-  }
+  // In child processes: the test runner reads this process's stdout.
+  const evalCli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(root, "server", "src", "cli.ts"), "eval", ...args], { encoding: "utf8" });
+  const ok = evalCli(["--bundle", llada, "--val", file, "--test", file, "--quick", "--families", "none", "--check-items", "1", "--out", join(dir, "o")]);
+  assert.equal(ok.status, 0, ok.stderr);
+  const refused = evalCli(["--bundle", micro, "--val", sudoku, "--test", sudoku]);
+  assert.equal(refused.status, 2);
+  const err = ok.stderr + refused.stderr;
   assert.match(err, /task "chat" has no checker .*: scored by exact match/);
   assert.match(err, /no item is of a task the bundle has: items are sudoku, the bundle's tasks are arith, countdown/);
   const e = JSON.parse(readFileSync(join(dir, "o", "eval.json"), "utf8")) as { splits: Record<string, Record<string, { full: { correct: number; items: number; outcomes: string } }>> };
