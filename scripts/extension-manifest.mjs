@@ -62,9 +62,9 @@ const properties = {
   },
   "edit.cache": {
     type: "string",
-    enum: ["none", "prefix", "dual"],
-    default: "none",
-    enumDescriptions: ["Every forward computes the whole sequence (exact).", "Fast-dLLM prefix cache: the prompt and finished blocks' keys/values are cached, refreshed at each block start; with a long prompt about 10x faster per completion (docs/bench.md).", "Fast-dLLM dual cache: the masked blocks after the current one are cached too."],
+    enum: ["auto", "none", "prefix", "dual"],
+    default: "auto",
+    enumDescriptions: ["The mode the bundle states it is fastest with at equal output (bundle.json generation.cache; none when it states none).", "Every forward computes the whole sequence (exact).", "Fast-dLLM prefix cache: the prompt and finished blocks' keys/values are cached, refreshed at each block start; with a long prompt about 10x faster per completion (docs/bench.md).", "Fast-dLLM dual cache: the masked blocks after the current one are cached too."],
     markdownDescription: "Key/value cache for inline completions and generations (a bundle exported as a cache graph; others run `none`).",
   },
   "edit.inline.minConfidence": {

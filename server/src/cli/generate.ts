@@ -18,8 +18,9 @@ export const GENERATE_USAGE = `usage: edit-dllm generate [--bundle DIR] [--provi
   PROMPT is read from stdin when absent. The task's template and calibrated stop rule apply unless overridden.
   --verbose: also say why \`auto\` did not pick each accelerator (\`edit-dllm doctor\` says the same).
   --threads: ONNX Runtime intra-op threads (default 1).
-  --cache: K/V cache (Fast-dLLM): none (exact, default), prefix (prompt + finished blocks cached, refreshed at
-  each block start), dual (the masked suffix too); --cache-refresh N also refreshes every N forwards.
+  --cache: K/V cache (Fast-dLLM): none (exact), prefix (prompt + finished blocks cached, refreshed at each
+  block start), dual (the masked suffix too); default: the bundle's bundle.json generation.cache, else none.
+  --cache-refresh N also refreshes every N forwards.
   A prompt + gen-length past the model's max_len is refused (exit 2) with both lengths.`;
 
 export async function generateCommand(argv: string[], io: { stdin: () => Promise<string> }): Promise<number> {
@@ -58,8 +59,9 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
   // Checked before the model loads: a refused --trace costs nothing.
   if (values.trace) checkTracePath(values.trace, values.force === true);
   if (values.force && !values.trace) throw new UsageError("--force only applies to --trace FILE");
-  const cache = values.cache ?? "none";
-  if (cache !== "none" && cache !== "prefix" && cache !== "dual") throw new UsageError(`--cache must be one of none, prefix, dual; got "${cache}"`);
+  // No --cache: the bundle's own choice (bundle.json generation.cache, else none).
+  const cache = values.cache;
+  if (cache !== undefined && cache !== "none" && cache !== "prefix" && cache !== "dual") throw new UsageError(`--cache must be one of none, prefix, dual; got "${cache}"`);
   const cacheRefreshEvery = optInt(values["cache-refresh"], "--cache-refresh") ?? null;
   if (cacheRefreshEvery !== null && cacheRefreshEvery < 1) throw new UsageError(`--cache-refresh expects an integer >= 1, got "${values["cache-refresh"]}"`);
   const prompt = positionals[0] ?? (await io.stdin()).replace(/\r?\n$/, "");
@@ -81,7 +83,7 @@ export async function generateCommand(argv: string[], io: { stdin: () => Promise
       steps,
       temperature: optNum(values.temperature, "--temperature"),
       seed: optInt(values.seed, "--seed"),
-      cache,
+      ...(cache !== undefined ? { cache } : {}),
       cacheRefreshEvery,
       onStep: (e) => progress.onStep(e),
     });
