@@ -61,7 +61,9 @@ export function providerCandidates(
 }
 
 /** The one command that installs ORT's CUDA provider libraries (npm skips them: .npmrc, offline installs). */
-export const CUDA_SETUP_COMMAND = "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js";
+// scripts/install-cuda-provider.mjs runs onnxruntime-node's installer (ONNXRUNTIME_NODE_INSTALL=cuda12) and, offline,
+// says what failed and which files to copy by hand instead of ending in a stack trace.
+export const CUDA_SETUP_COMMAND = "npm run install:cuda";
 
 /** CUDA 12 runtime libraries ORT's CUDA provider loads (CUDA 12.x + cuDNN 9), and the driver's. */
 const CUDA_SYSTEM_LIBS: readonly { lib: string; hint: string }[] = [
