@@ -36,7 +36,7 @@ const properties = {
   "edit.executionProvider": {
     type: "string",
     enum: ["auto", "cpu", "cuda", "dml", "coreml", "webgpu"],
-    enumDescriptions: ["The fastest provider available on this machine", "CPU (always available)", "NVIDIA CUDA (Linux/Windows x64, needs CUDA 12 + cuDNN 9)", "DirectML (Windows)", "CoreML (macOS)", "WebGPU"],
+    enumDescriptions: ["DirectML then WebGPU on Windows, CoreML then WebGPU on macOS, CUDA then WebGPU on Linux x64, else the CPU", "CPU (always available)", "NVIDIA CUDA (Linux x64, needs CUDA 12 + cuDNN 9 and ONNX Runtime's CUDA provider libraries)", "DirectML (Windows)", "CoreML (macOS)", "WebGPU"],
     default: "auto",
     description: "onnxruntime execution provider the daemon runs the model on. Changing it reloads the model.",
   },
