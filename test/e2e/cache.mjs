@@ -38,6 +38,17 @@ function debianPackageMissing(name) {
   return !/install ok installed/.test(r.stdout ?? "");
 }
 
+/**
+ * What `apt-get install` of a package would do here, in one line: how many packages it installs and
+ * which of them are upgrades of packages already installed (shared libraries other software uses).
+ * apt's simulation prints "Inst NAME [OLD] (NEW ...)" for an upgrade and "Inst NAME (NEW ...)" otherwise.
+ */
+export function aptPlan(pkg, simulate = () => spawnSync("apt-get", ["install", "-s", "--no-install-recommends", pkg], { encoding: "utf8" }).stdout ?? "") {
+  const inst = simulate().split("\n").filter((l) => l.startsWith("Inst "));
+  const upgraded = inst.filter((l) => /^Inst \S+ \[/.test(l)).map((l) => l.split(" ")[1]);
+  return `apt: ${inst.length} package(s) to install for ${pkg}${upgraded.length ? `, upgrading ${upgraded.join(" ")}` : ""}`;
+}
+
 /** Installs code-server and Node 24 into the cache when missing; returns their paths or throws a message to act on. */
 export function ensureTools(log = console.log) {
   const t = tools();
@@ -49,7 +60,9 @@ export function ensureTools(log = console.log) {
     if (process.getuid?.() === 0) {
       log("e2e: installing Debian libkrb5-dev (system-wide, --no-install-recommends: code-server's native modules need it)");
       run("apt-get", ["update", "-qq"]);
-      if (!run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "libkrb5-dev"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } })) {
+      log(`e2e: ${aptPlan("libkrb5-dev")}`);
+      const apt = ["install", "-y", "-qq", "--no-install-recommends", "libkrb5-dev"];
+      if (!run("apt-get", apt, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } })) {
         throw new Error("apt-get install libkrb5-dev failed");
       }
     } else {
