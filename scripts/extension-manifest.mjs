@@ -96,7 +96,7 @@ const walkthroughs = [
       {
         id: "edit.embeddedModel",
         title: "Run the embedded model on a puzzle",
-        description: "The embedded 0.87 M-parameter model solves three puzzle tasks: countdown, 4x4 sudoku and multi-step arithmetic. Pick the task `countdown` and type `7 3 12>33`.\n[Generate from Prompt](command:edit.generateFromPrompt)",
+        description: "The embedded 0.87 M-parameter model solves three puzzle tasks: countdown, 4x4 sudoku and multi-step arithmetic. Pick the task countdown and type 7 3 12>33.\n[Generate from Prompt](command:edit.generateFromPrompt)",
         media: { markdown: "media/walkthrough/embedded-model.md" },
         completionEvents: ["onCommand:edit.generateFromPrompt"],
       },
@@ -116,7 +116,7 @@ const walkthroughs = [
       {
         id: "edit.codeModel",
         title: "Get a model that writes code",
-        description: "Convert a LLaDA, Dream or DiffuCoder checkpoint into a bundle, check with `edit-dllm doctor` that it fits this machine, then select its folder (the `edit.bundlePath` setting).\n[Select Model Bundle](command:edit.selectModelBundle)",
+        description: "Convert a LLaDA, Dream or DiffuCoder checkpoint into a bundle, check with edit-dllm doctor that it fits this machine, then select its folder (the edit.bundlePath setting).\n[Select Model Bundle](command:edit.selectModelBundle)",
         media: { markdown: "media/walkthrough/code-model.md" },
         completionEvents: ["onSettingChanged:edit.bundlePath"],
       },

@@ -18,7 +18,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian chromium (system-wide, --no-install-recommends) for the webview and e2e tests"
     apt-get update -qq || true
-    apt-get install -s --no-install-recommends chromium 2>/dev/null | awk '/^Inst /{n++; if (/\[/) up=up" "$2} END{print "  apt: " n+0 " package(s) to install" (up ? "; upgraded:" up : "")}' || true
+    apt-get install -s --no-install-recommends chromium 2>/dev/null | awk '/^Inst /{n++; if ($3 ~ /^\[/) up=up" "$2} END{print "  apt: " n+0 " package(s) to install" (up ? ", upgrading" up : "")}' || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null || echo "could not install chromium (the webview test skips, the e2e run fails)"
   else
     echo "chromium is missing: sudo apt-get install --no-install-recommends chromium (or set CHROMIUM_PATH); the webview test skips, the e2e run fails without it"
