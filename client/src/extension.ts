@@ -121,6 +121,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<EditEx
       return runGenerate(prompt, insert && editor ? { editor, position: editor.selection.active } : undefined, task || undefined);
     }),
     vscode.commands.registerCommand("edit.showLog", () => log.show()),
+    // The walkthrough contributed in package.json (scripts/extension-manifest.mjs, media/walkthrough/).
+    vscode.commands.registerCommand("edit.getStarted", () =>
+      vscode.commands.executeCommand("workbench.action.openWalkthrough", `${context.extension.id}#edit.gettingStarted`, false),
+    ),
     vscode.commands.registerCommand("edit.generateFromSelection", async () => {
       const editor = vscode.window.activeTextEditor;
       if (!editor || editor.selection.isEmpty) {

@@ -156,9 +156,10 @@ function mapSettings(raw: RawEditConfig, checks: SettingsChecks): MappedSettings
   if (threads !== undefined) daemon.threads = threads;
   const maxPromptChars = positiveInt("maxPromptChars", raw.maxPromptChars, errors);
   if (maxPromptChars !== undefined) daemon.maxPromptChars = maxPromptChars;
-  if (raw.cache !== undefined && raw.cache !== null) {
+  // "auto" (the default): the daemon runs the mode the bundle states it is fastest with (bundle.json generation.cache).
+  if (raw.cache !== undefined && raw.cache !== null && raw.cache !== "auto") {
     if (raw.cache === "none" || raw.cache === "prefix" || raw.cache === "dual") daemon.cache = raw.cache;
-    else errors.push(new SettingsError("cache", '"none", "prefix" or "dual"', raw.cache));
+    else errors.push(new SettingsError("cache", '"auto", "none", "prefix" or "dual"', raw.cache));
   }
 
   if (raw.inlineMinConfidence !== undefined && raw.inlineMinConfidence !== null) {

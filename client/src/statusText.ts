@@ -65,7 +65,7 @@ export function statusView(phase: ClientPhase, last: GenerationTrace | null = nu
       const text = STATE_TEXT[s.state] + (s.state === "ready" ? savedSuffix() : "") + queue;
       // A failed load or a worker that gave up: the item's command (edit.restartDaemon) is the way back.
       const recover = s.state === "failed" ? "Click to restart the daemon, or select another model bundle." : null;
-      const tooltip = [where ? `Model: ${where}${load}` : "No model loaded", providerLine(s), s.message, recover, completionLine(s.lastCompletion)].filter(Boolean).join("\n");
+      const tooltip = [where ? `Model: ${where}${load}` : "No model loaded", providerLine(s), s.message, recover, completionLine(s.lastCompletion), gateLine(s)].filter(Boolean).join("\n");
       return { text, tooltip, severity: s.state === "failed" ? "error" : s.state === "slow" ? "warning" : "normal" };
     }
   }
@@ -95,4 +95,23 @@ export function completionLine(o: InlineOutcome | undefined): string | null {
   const conf = typeof o.confidence === "number" ? `, confidence ${o.confidence.toFixed(2)}` : "";
   if (o.shown) return `Last completion: shown (${o.source ?? "model"}${conf}, ${Math.round(o.ms)} ms)`;
   return `Last completion: not shown, ${o.reason ?? "empty answer"}`;
+}
+
+/** The bundle the extension embeds (models/edit-tiny-char): it solves puzzles, not code. */
+export const EMBEDDED_BUNDLE = "edit-tiny-char";
+
+/**
+ * Why inline completions stay silent, where the user looks (the tooltip, not only the log): the
+ * embedded model cannot write code, so the confidence gate hides nearly all of its completions.
+ */
+export function gateLine(s: StatusResult): string | null {
+  const hidden = s.lastCompletion && !s.lastCompletion.shown && /^low confidence/.test(s.lastCompletion.reason ?? "");
+  const gate = "the confidence gate (edit.inline.minConfidence; 0 shows every completion)";
+  if (s.bundle === EMBEDDED_BUNDLE) {
+    return (
+      `Inline completions: the embedded model solves the countdown, sudoku and arith puzzles (EDIT: Generate from Prompt) but cannot write code, ` +
+      `so ${gate} hides nearly every completion. For a model that codes: convert one and set edit.bundlePath (EDIT: Get Started says how).`
+    );
+  }
+  return hidden ? `Inline completions below the threshold are hidden by ${gate}.` : null;
 }

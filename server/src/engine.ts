@@ -179,7 +179,8 @@ class BundleEngine implements Engine {
             }),
             suffixIds: undefined,
           };
-    const cacheRequested = req.cache ?? this.opts.cache ?? "none";
+    // The request, then the engine's (user's) setting, then the mode the bundle states it is fastest with.
+    const cacheRequested = req.cache ?? this.opts.cache ?? config.generation.cache ?? "none";
     if (!(CACHE_MODES as readonly string[]).includes(cacheRequested)) {
       throw new RequestError("cache", `one of ${CACHE_MODES.join(", ")}`, String(cacheRequested));
     }

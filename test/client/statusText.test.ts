@@ -33,3 +33,14 @@ test("loading, generating, failed, restarting", () => {
   assert.equal(r.text, "$(warning) EDIT: daemon restarting in 32s (attempt 6)");
   assert.equal(r.severity, "warning");
 });
+
+test("the tooltip explains the inline gate's silence: the embedded model cannot code", () => {
+  const hidden = { shown: false, reason: "low confidence (mean top-1 probability 0.41 < 0.8)", confidence: 0.41, ms: 180 };
+  const v = statusView({ kind: "daemon", status: { ...status, lastCompletion: hidden } });
+  assert.match(v.tooltip, /\nLast completion: not shown, low confidence \(mean top-1 probability 0\.41 < 0\.8\)\n/);
+  assert.match(v.tooltip, /embedded model solves the countdown, sudoku and arith puzzles .* cannot write code, so the confidence gate \(edit\.inline\.minConfidence; 0 shows every completion\) hides nearly every completion\. For a model that codes: convert one and set edit\.bundlePath \(EDIT: Get Started says how\)\.$/);
+  // Another bundle: the gate is named only when it hid the last completion.
+  const other = statusView({ kind: "daemon", status: { ...status, bundle: "diffucoder", lastCompletion: hidden } });
+  assert.match(other.tooltip, /\nInline completions below the threshold are hidden by the confidence gate/);
+  assert.doesNotMatch(statusView({ kind: "daemon", status: { ...status, bundle: "diffucoder" } }).tooltip, /Inline completions/);
+});

@@ -64,3 +64,11 @@ test("the cache is bounded in bytes too: the oldest entries go, an entry over th
   c.clear();
   assert.equal(c.bytes, 0);
 });
+
+test("an answer the gate hid is cached with its reason", () => {
+  const c = new CompletionCache(4, 64);
+  c.set({ prefix: "def g(", suffix: "", settings: "s" }, "", "low confidence (mean top-1 probability 0.20 < 0.5)");
+  assert.deepEqual(c.get({ prefix: "def g(", suffix: "", settings: "s" }), { kind: "exact", text: "", hiddenReason: "low confidence (mean top-1 probability 0.20 < 0.5)" });
+  c.set({ prefix: "def h(", suffix: "", settings: "s" }, "x):");
+  assert.deepEqual(c.get({ prefix: "def h(", suffix: "", settings: "s" }), { kind: "exact", text: "x):" });
+});

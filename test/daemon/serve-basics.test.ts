@@ -55,3 +55,26 @@ test("serverInfo.version, no network socket after a completion, shutdown + exit 
     kill(d);
   }
 });
+
+test("a cached answer the gate hid is reported as low confidence, not as no answer", { timeout: 120_000 }, async () => {
+  // Threshold 1: the gate hides every answer whose mean top-1 probability is below 1.
+  const settings = { bundlePath: microBundle, executionProvider: "cpu", inlineMinConfidence: 1 };
+  const d = spawnDaemon({ configuration: () => settings });
+  try {
+    await initialize(d, settings);
+    await d.registered(INLINE);
+    await d.rpc.sendNotification("textDocument/didOpen", { textDocument: { uri: "file:///b.py", languageId: "python", version: 1, text: "def f(x):\n    return x" } });
+    const ask = () => d.rpc.sendRequest(INLINE, { textDocument: { uri: "file:///b.py" }, position: { line: 1, character: 12 }, context: { triggerKind: 2 } });
+    const reasons: (string | undefined)[] = [];
+    for (let i = 0; i < 2; i++) {
+      await ask();
+      const s = (await d.rpc.sendRequest("edit/status")) as { lastCompletion?: { shown: boolean; reason?: string; source?: string } };
+      assert.equal(s.lastCompletion?.shown, false);
+      reasons.push(s.lastCompletion?.reason);
+    }
+    assert.match(reasons[0] ?? "", /^low confidence \(mean top-1 probability 0\.\d\d < 1\)$/);
+    assert.equal(reasons[1], `${reasons[0]}, cached`);
+  } finally {
+    kill(d);
+  }
+});

@@ -77,7 +77,7 @@ async function main() {
   const results = [];
   try {
     const vsix = join(base, "edit-dllm.vsix");
-    const pkg = spawnSync(process.execPath, [join(root, "scripts/package.mjs"), "--out", vsix], { cwd: root, encoding: "utf8" });
+    const pkg = spawnSync(process.execPath, [join(root, "scripts/package.mjs"), "--target", `${process.platform}-${process.arch}`, "--out", vsix], { cwd: root, encoding: "utf8" });
     if (pkg.status !== 0) throw new Error(`packaging the .vsix failed:\n${pkg.stdout}\n${pkg.stderr}`);
     console.log(`e2e: packaged ${vsix} (${elapsed()})`);
 

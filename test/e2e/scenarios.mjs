@@ -147,6 +147,8 @@ export const SCENARIOS = [
       const tip = await statusTooltip(page);
       assert.match(tip, /Model: edit-tiny-char on cpu/);
       assert.match(tip, /Execution provider: cpu/);
+      // The inline gate's silence explained where the user looks: the embedded model cannot write code.
+      assert.match(tip, /embedded model solves the countdown, sudoku and arith puzzles .* cannot write code/);
       return `status ${h.join(" -> ")}; tooltip ${JSON.stringify(tip)}`;
     },
   },
@@ -158,6 +160,20 @@ export const SCENARIOS = [
       const s = networkSockets(pids[0]);
       assert.deepEqual(s.network, [], `the daemon holds network sockets: ${s.network.join(", ")}`);
       return `daemon pid ${pids[0]}: ${s.sockets} sockets (stdio pipes), none TCP/UDP`;
+    },
+  },
+  {
+    name: "walkthrough",
+    async run(ctx) {
+      const { page } = ctx;
+      await runCommand(page, "EDIT: Get Started");
+      // The walkthrough page: its title and its four steps (package.json contributes.walkthroughs).
+      await page.getByText("Get started with EDIT").first().waitFor({ state: "visible", timeout: 20000 });
+      const steps = ["Run the embedded model on a puzzle", "Watch a generation stop early", "Why inline completions stay silent", "Get a model that writes code"];
+      for (const s of steps) await page.getByText(s).first().waitFor({ state: "visible", timeout: 10000 });
+      await page.screenshot({ path: join(ctx.outDir, "e2e-walkthrough.png") });
+      await runCommand(page, "View: Close All Editors");
+      return `walkthrough open with its ${steps.length} steps; test-output/e2e-walkthrough.png`;
     },
   },
   {

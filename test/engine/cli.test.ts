@@ -49,7 +49,10 @@ test("generate: text on stdout, summary on stderr, --trace and --json", () => {
   const traceFile = join(dir, "t.json");
   const r = cli(["generate", "--bundle", MICRO, "--provider", "cpu", "--stop", "full", "--trace", traceFile, "788+788-212"]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /^forwards 16\/32 \(50\.0%\) \| blocks stopped 0\/1, certified 0\/0 \| rule full \| cpu \|/m);
+  // full on the micro bundle: block 1 runs its 16 forwards, block 2 is skipped after eos (its 16 saved).
+  assert.match(r.stderr, /^forwards 16\/32 \(50\.0%\), 16 saved: 16 by skipping block 2 after eos \| blocks stopped 0\/1, certified 0\/0 \| rule full \| cpu \|/m);
+  // The provider advice is --verbose's (and doctor's), not every run's.
+  assert.doesNotMatch(r.stderr, /^provider /m);
   const trace = JSON.parse(readFileSync(traceFile, "utf8"));
   assertValidTrace(trace);
   assert.equal(r.stdout, trace.text + "\n");
@@ -81,4 +84,15 @@ test("bench writes results.json and results.md", () => {
   assert.equal(res.results.all.full.reductionVsFull, 0);
   assert.equal(res.results.all.full.avgForwardsPerBlock, 16);
   assert.ok(existsSync(out.replace(/\.json$/, ".md")));
+});
+
+test("every command answers --help with its usage on stdout (exit 0)", () => {
+  for (const command of ["generate", "bench", "eval", "serve", "doctor"]) {
+    const r = cli([command, "--help"]);
+    assert.equal(r.status, 0, `${command} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: edit-dllm ${command}`), command);
+  }
+  const top = cli(["help"]);
+  assert.equal(top.status, 0);
+  assert.match(top.stdout, /^usage: edit-dllm <command>/);
 });

@@ -29,3 +29,7 @@ test("<unk> tokens are counted and non-ASCII characters named", () => {
   assert.deepEqual(w, ['2 prompt token(s) are not in the model\'s vocabulary and became <unk> (non-ASCII characters such as "é😀")']);
   assert.deepEqual(promptWarnings({ ...base, unkId: null, promptIds: [0, 0] }), []);
 });
+
+test("no --task on a bundle with a single task: nothing to choose, no warning", () => {
+  assert.deepEqual(promptWarnings({ ...base, task: undefined, defaultTask: "code", tasks: ["code"] }), []);
+});

@@ -1,7 +1,9 @@
 /** `edit-dllm eval` end to end on the micro bundle: --quick per task in two runs, then --merge. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { checkerFor, exactMatch, scorerFor } from "../../server/src/tasks/index";
 import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,4 +34,31 @@ test("eval --quick per task, then --merge: one results.md and a stop choice per 
   assert.ok(merged.splits.test.arith.configs.some((c) => c.family === "confidence"));
   assert.ok(!merged.splits.test.countdown.configs.some((c) => c.family === "confidence"), "--families edit skips commit rules");
   assert.match(readFileSync(join(dir, "m", "results.md"), "utf8"), /## Default rule per task/);
+});
+
+test("eval: a task without a checker is scored by exact match; items of no bundle task are refused", () => {
+  assert.equal(exactMatch({ task: "chat", prompt: "p", answer: " a b\n" }, "a b"), true);
+  assert.equal(exactMatch({ task: "chat", prompt: "p", answer: "a b" }, "a  b"), false);
+  assert.equal(scorerFor("arith"), checkerFor("arith"));
+  const llada = join(FIXTURES, "tiny-llada");
+  const root = join(__dirname, "..", "..");
+  // The reference answer: what `generate --stop full` prints for the prompt (the engine, not eval's scorer).
+  const gen = spawnSync(process.execPath, ["--import", "tsx", join(root, "server", "src", "cli.ts"), "generate", "--bundle", llada, "--stop", "full", "hi"], { encoding: "utf8" });
+  assert.equal(gen.status, 0, gen.stderr);
+  const dir = mkdtempSync(join(tmpdir(), "eval-exact-"));
+  const file = join(dir, "items.jsonl");
+  writeFileSync(file, [{ task: "chat", prompt: "hi", answer: gen.stdout.replace(/\n$/, "") }, { task: "chat", prompt: "hi", answer: "not this" }].map((o) => JSON.stringify(o)).join("\n") + "\n");
+  const sudoku = join(dir, "sudoku.jsonl");
+  writeFileSync(sudoku, JSON.stringify({ task: "sudoku", prompt: "1.34/34.2/2.43/4321", answer: "#1234/3412/2143/4321" }) + "\n");
+  // In child processes: the test runner reads this process's stdout.
+  const evalCli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(root, "server", "src", "cli.ts"), "eval", ...args], { encoding: "utf8" });
+  const ok = evalCli(["--bundle", llada, "--val", file, "--test", file, "--quick", "--families", "none", "--check-items", "1", "--out", join(dir, "o")]);
+  assert.equal(ok.status, 0, ok.stderr);
+  const refused = evalCli(["--bundle", micro, "--val", sudoku, "--test", sudoku]);
+  assert.equal(refused.status, 2);
+  const err = ok.stderr + refused.stderr;
+  assert.match(err, /task "chat" has no checker .*: scored by exact match/);
+  assert.match(err, /no item is of a task the bundle has: items are sudoku, the bundle's tasks are arith, countdown/);
+  const e = JSON.parse(readFileSync(join(dir, "o", "eval.json"), "utf8")) as { splits: Record<string, Record<string, { full: { correct: number; items: number; outcomes: string } }>> };
+  assert.deepEqual([e.splits.test.chat.full.correct, e.splits.test.chat.full.items, e.splits.test.chat.full.outcomes], [1, 2, "10"]);
 });

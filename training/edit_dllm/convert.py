@@ -8,7 +8,7 @@ Reads only local files: config.json, model.safetensors or model.safetensors.inde
 tokenizer.json, tokenizer_config.json (chat template, special tokens), generation_config.json. The model
 is the project's own module (edit_dllm.arch); no remote code runs and nothing is fetched.
 
-The graph is the cache graph of the seam (helpers/seam.md §2): inputs input_ids, position_ids,
+The graph is the cache graph (docs/kv-cache.md, edit_dllm/onnx_cache_export.py): inputs input_ids, position_ids,
 past_key.{i}/past_value.{i}, want; outputs logits (wanted rows only), act.<probe>, present_key/value.{i}.
 fp32 bundles are checked against the PyTorch module (max abs diff <= 1e-4) before bundle.json is written.
 """
@@ -171,7 +171,7 @@ def graph_names(model: BidirectionalLM) -> tuple[list[str], list[str]]:
 
 
 def export_cache_graph(model: BidirectionalLM, out_path: Path, external_data: bool, opset: int = 18) -> None:
-    """The project's shared cache-graph exporter (onnx_cache_export.py, the seam's signature)."""
+    """The project's shared cache-graph exporter (onnx_cache_export.py, whose docstring gives the signature)."""
     from .onnx_cache_export import export_cache_onnx
     c = model.config
     export_cache_onnx(model, out_path, n_layers=c.n_layers, kv_heads=c.n_kv_heads, head_dim=c.head_dim,

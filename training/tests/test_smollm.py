@@ -210,3 +210,13 @@ def test_committed_adaptation_merged_and_loaded_by_the_export_core_matches_the_t
         got, _ = core.full(ids)
         want = mdm(ids)
     assert torch.allclose(got, want, atol=1e-4)
+
+
+def test_build_log_names_the_probe_count_not_every_probe():
+    from edit_dllm.smollm.build import short_log_line
+    probes = [f"model.layers.{i}.self_attn.{m}_proj" for i in range(30) for m in "qkv"]
+    line = "loaded llama (134,515,008 parameters) and the adapter in 2.0 s; probes: " + ", ".join(probes)
+    assert len(line) > 2500
+    assert short_log_line(line) == ("loaded llama (134,515,008 parameters) and the adapter in 2.0 s; probes: 90 "
+                                    "(model.layers.0.self_attn.q_proj ... model.layers.29.self_attn.v_proj)")
+    assert short_log_line("exported model.onnx (fp32) in 41.0 s") == "exported model.onnx (fp32) in 41.0 s"

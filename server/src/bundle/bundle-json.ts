@@ -37,7 +37,7 @@ export interface BundleConfig {
     params: number;
     /** Longest prompt + generation the model takes; null/absent = no learned limit (rotary models). */
     max_len?: number | null;
-    /** Non-null iff model.onnx is the cache graph (helpers' seam §2): K/V geometry per layer. */
+    /** Non-null iff model.onnx is the cache graph (docs/kv-cache.md): K/V geometry per layer. */
     cache?: { layers: number; kv_heads: number; head_dim: number } | null;
     /** Dream family: hidden i-1 predicts token i (handled inside the graph). */
     shift?: boolean;
@@ -51,7 +51,11 @@ export interface BundleConfig {
   chat_template?: string | null;
   /** v2: where the masks go between prefix and suffix for inline completion; null = the model does not infill. */
   infill?: { template: string } | null;
-  generation: { gen_length: number; block_length: number; steps: number; schedule: ScheduleName };
+  /**
+   * `cache` (optional): the K/V cache mode the bundle runs fastest with at equal output, as measured
+   * when it was built; the engine uses it when neither the request nor the user names one. Absent: "none".
+   */
+  generation: { gen_length: number; block_length: number; steps: number; schedule: ScheduleName; cache?: "none" | "prefix" | "dual" };
   /** ONNX output name -> module name. */
   probes: Record<string, string>;
   /** v2 converted without a LoRA adapter: no probes, null (EDIT rules unavailable; full/confidence/jot run). */
@@ -161,6 +165,10 @@ export function validateBundleJson(raw: unknown, file: string, text?: string): B
     c.fail("generation.schedule", '"uniform" or "gaussian"', g.schedule);
   }
   checkBlockGeometry(generation, (field, expected, found) => c.fail(`generation.${field}`, expected, found));
+  if (g.cache !== undefined) {
+    if (g.cache !== "none" && g.cache !== "prefix" && g.cache !== "dual") c.fail("generation.cache", '"none", "prefix" or "dual"', g.cache);
+    Object.assign(generation, { cache: g.cache });
+  }
 
   const p = c.obj(root, "probes", "probes");
   const probes: Record<string, string> = {};

@@ -7,6 +7,7 @@ import { loadItems } from "../bench/items";
 import { benchMarkdown } from "../bench/report";
 import { compareWithReference, referenceUnavailable, runReferenceSpeed, type ReferenceSection } from "../bench/reference";
 import { runBench, type BenchResults, type BenchRuleSpec } from "../bench/run";
+import { createItemProgress } from "./progress";
 import { runContextSweep, sweepMarkdown } from "../bench/context-sweep";
 import { replayMarkdown, runTypingReplay } from "../bench/typing-replay";
 import { readBundleConfig } from "../bundle/load";
@@ -97,6 +98,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const out = values.out ?? join("bench", "results.json");
   const threads = optInt(values.threads, "--threads") ?? 1;
   if (threads < 1) throw new UsageError(`--threads expects an integer >= 1, got "${values.threads}"`);
+  const n = Math.min(limit ?? items.length, items.length);
+  process.stderr.write(`bench: ${n} items x ${rules.length} rule(s) on ${threads} thread(s); the progress line below estimates the time left\n`);
+  const progress = createItemProgress(process.stderr, "bench");
   const results = await runBench({
     bundleDir,
     provider,
@@ -104,9 +108,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     items,
     rules,
     limit,
-    onItem: (done, total) => process.stderr.isTTY && process.stderr.write(`\rbench: ${done}/${total} items\x1b[K`),
+    onItem: (done, total) => progress.update(done, total),
   });
-  if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+  progress.done();
   results.reference = values["no-reference"] ? { skipped: "--no-reference" } : await referenceSection(results, items.slice(0, limit ?? items.length), threads);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 1) + "\n");

@@ -128,9 +128,13 @@ export function formatDoctor(r: DoctorReport): string {
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { bundle: { type: "string" }, try: { type: "boolean" }, json: { type: "boolean" } },
+    options: { bundle: { type: "string" }, try: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
     allowPositionals: false,
   });
+  if (values.help) {
+    process.stdout.write(DOCTOR_USAGE + "\n");
+    return 0;
+  }
   const r = await doctorReport({ bundleDir: values.bundle, tryProviders: values.try });
   process.stdout.write((values.json ? JSON.stringify(r, null, 2) : formatDoctor(r)) + "\n");
   return r.bundle?.error || r.bundle?.fits === false ? 1 : 0;

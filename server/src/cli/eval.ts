@@ -12,7 +12,8 @@ import { defaultBundleDir, packageRoot } from "../bundle/locate";
 import type { CacheMode } from "../engine-types";
 import { cacheEvalMarkdown, runCacheEval } from "../eval/cache-eval";
 import { CACHE_MODES } from "../model/kv-cache-model";
-import type { TaskItem } from "../tasks/index";
+import { checkerFor, type TaskItem } from "../tasks/index";
+import { readBundleConfig } from "../bundle/load";
 import { UsageError } from "../errors";
 import { mergeSummaries, summarizeRun, type EvalSummary } from "../eval/analyze";
 import { DEFAULT_GRID, PEERS_GRID, PEER_FAMILIES, type Family, type SweepGrid } from "../eval/configs";
@@ -107,6 +108,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     if (items.length === 0) throw new UsageError(`no items${values.task ? ` for task "${values.task}"` : ""} in ${file}`);
     splits.push({ name, items });
   }
+  checkItemTasks(values.bundle ?? defaultBundleDir(), splits);
   if (values["cache-modes"]) return cacheEvalCommand(values, splits);
   const FAMILIES: Family[] = ["edit", "edit-released", "confidence", "jot", ...PEER_FAMILIES, "commit-oracle"];
   let families: Set<Family> | null = null;
@@ -176,4 +178,23 @@ function writeOutputs(summary: EvalSummary, out: string): void {
   writeFileSync(join(out, "results.md"), md);
   process.stdout.write(md);
   process.stderr.write(`eval: wrote ${join(out, "eval.json")}, ${join(out, "results.md")}, ${join(out, "stop-choice.json")}\n`);
+}
+
+/**
+ * Items of a task the bundle does not have would be skipped, leaving empty tables: refused, naming
+ * the tasks. A task without a checker is scored by exact match with each item's answer (said on stderr).
+ */
+export function checkItemTasks(bundleDir: string, splits: { name: string; items: TaskItem[] }[]): void {
+  const bundleTasks = Object.keys(readBundleConfig(bundleDir).tasks);
+  const itemTasks = [...new Set(splits.flatMap((s) => s.items.map((i) => i.task)))];
+  const missing = itemTasks.filter((t) => !bundleTasks.includes(t));
+  if (missing.length === itemTasks.length) {
+    throw new UsageError(`no item is of a task the bundle has: items are ${missing.join(", ")}, the bundle's tasks are ${bundleTasks.join(", ")} (set each item's "task" to one of them, or pass --task)`);
+  }
+  if (missing.length) process.stderr.write(`eval: items of ${missing.join(", ")} skipped: not a task of the bundle (its tasks: ${bundleTasks.join(", ")})\n`);
+  for (const t of itemTasks.filter((x) => bundleTasks.includes(x) && !checkerFor(x))) {
+    const empty = splits.flatMap((s) => s.items).filter((i) => i.task === t && i.answer.trim() === "").length;
+    if (empty) throw new UsageError(`task "${t}" has no checker, so its items are scored by exact match with their "answer"; ${empty} item(s) have an empty answer`);
+    process.stderr.write(`eval: task "${t}" has no checker (server/src/tasks): scored by exact match of the generated text with each item's answer\n`);
+  }
 }

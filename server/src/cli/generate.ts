@@ -15,11 +15,13 @@ export const GENERATE_USAGE = `usage: edit-dllm generate [--bundle DIR] [--provi
                          [--task NAME] [--stop RULE] [--param key=value ...] [--raw]
                          [--gen-length N] [--block-length N] [--steps N] [--temperature T] [--seed S]
                          [--cache none|prefix|dual [--cache-refresh N]]
-                         [--trace FILE [--force]] [--json] [--max-prompt-chars N] [PROMPT]
+                         [--trace FILE [--force]] [--json] [--verbose] [--max-prompt-chars N] [PROMPT]
   PROMPT is read from stdin when absent. The task's template and calibrated stop rule apply unless overridden.
+  --verbose: also say why \`auto\` did not pick each accelerator (\`edit-dllm doctor\` says the same).
   --threads: ONNX Runtime intra-op threads (default 1).
-  --cache: K/V cache (Fast-dLLM): none (exact, default), prefix (prompt + finished blocks cached, refreshed at
-  each block start), dual (the masked suffix too); --cache-refresh N also refreshes every N forwards.
+  --cache: K/V cache (Fast-dLLM): none (exact), prefix (prompt + finished blocks cached, refreshed at each
+  block start), dual (the masked suffix too); default: the bundle's bundle.json generation.cache, else none.
+  --cache-refresh N also refreshes every N forwards.
   A prompt + gen-length past the model's max_len is refused (exit 2) with both lengths, checked in characters
   before tokenizing; --max-prompt-chars (default 1048576) bounds the prompt and what is read from stdin.`;
 
@@ -46,6 +48,7 @@ export async function generateCommand(argv: string[], io: { stdin: (maxChars: nu
       force: { type: "boolean" },
       json: { type: "boolean" },
       "max-prompt-chars": { type: "string" },
+      verbose: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -59,8 +62,9 @@ export async function generateCommand(argv: string[], io: { stdin: (maxChars: nu
   // Checked before the model loads: a refused --trace costs nothing.
   if (values.trace) checkTracePath(values.trace, values.force === true);
   if (values.force && !values.trace) throw new UsageError("--force only applies to --trace FILE");
-  const cache = values.cache ?? "none";
-  if (cache !== "none" && cache !== "prefix" && cache !== "dual") throw new UsageError(`--cache must be one of none, prefix, dual; got "${cache}"`);
+  // No --cache: the bundle's own choice (bundle.json generation.cache, else none).
+  const cache = values.cache;
+  if (cache !== undefined && cache !== "none" && cache !== "prefix" && cache !== "dual") throw new UsageError(`--cache must be one of none, prefix, dual; got "${cache}"`);
   const cacheRefreshEvery = optInt(values["cache-refresh"], "--cache-refresh") ?? null;
   if (cacheRefreshEvery !== null && cacheRefreshEvery < 1) throw new UsageError(`--cache-refresh expects an integer >= 1, got "${values["cache-refresh"]}"`);
   const maxPromptChars = optInt(values["max-prompt-chars"], "--max-prompt-chars") ?? DEFAULT_MAX_PROMPT_CHARS;
@@ -84,7 +88,7 @@ export async function generateCommand(argv: string[], io: { stdin: (maxChars: nu
       steps,
       temperature: optNum(values.temperature, "--temperature"),
       seed: optInt(values.seed, "--seed"),
-      cache,
+      ...(cache !== undefined ? { cache } : {}),
       cacheRefreshEvery,
       maxPromptChars,
       onStep: (e) => progress.onStep(e),
@@ -94,7 +98,9 @@ export async function generateCommand(argv: string[], io: { stdin: (maxChars: nu
     else process.stdout.write(text + "\n");
     // After the text: a trace that cannot be written (checked before the run) never loses the answer.
     if (values.trace) writeTrace(values.trace, JSON.stringify(trace, null, 1) + "\n", values.force === true);
-    for (const note of engine.info.providerNotes ?? []) process.stderr.write(`provider ${trace.provider}, not ${note}\n`);
+    // Why not the GPU is install advice: on a CPU machine it would repeat on every run, so only
+    // --verbose says it here (doctor and the editor's status tooltip always do).
+    if (values.verbose) for (const note of engine.info.providerNotes ?? []) process.stderr.write(`provider ${trace.provider}, not ${note}\n`);
     process.stderr.write(summaryLine(trace) + "\n");
     const facts = { prompt, task: values.task, raw: values.raw === true, promptIds: trace.promptIds, unkId: unkIdOf(engine.info.bundleDir) };
     for (const w of promptWarnings({ ...facts, defaultTask: engine.info.defaultTask, tasks: engine.info.tasks })) process.stderr.write(`warning: ${w}\n`);
@@ -104,16 +110,38 @@ export async function generateCommand(argv: string[], io: { stdin: (maxChars: nu
   }
 }
 
-/** "forwards 12/32 (37.5%) | blocks stopped 2/2, certified 1/2 | rule edit | cpu | 41 ms" */
+/**
+ * "forwards 4/32 (12.5%), 28 saved: 16 by skipping block 2 after eos, 12 by committing tokens in parallel |
+ * blocks stopped 0/1, certified 0/0 | rule jot | cpu | 99 ms": the saved forwards are attributed to
+ * why each block ended (BlockTrace.endedBy), so a reader can tell an early stop from eos skipping.
+ */
 export function summaryLine(t: GenerationTrace): string {
   const stopped = t.blocks.filter((b) => b.stopStep !== null);
   const certified = stopped.filter((b) => b.certificate?.thm4).length;
   const generated = t.blocks.filter((b) => b.endedBy !== "eos-skip").length;
   const pct = t.totals.budget ? ((100 * t.totals.forwards) / t.totals.budget).toFixed(1) : "0";
   return (
-    `forwards ${t.totals.forwards}/${t.totals.budget} (${pct}%) | blocks stopped ${stopped.length}/${generated}, ` +
+    `forwards ${t.totals.forwards}/${t.totals.budget} (${pct}%)${savedClause(t)} | blocks stopped ${stopped.length}/${generated}, ` +
     `certified ${certified}/${stopped.length} | rule ${t.rule} | ${t.provider} | ${t.totals.wallMs.toFixed(0)} ms`
   );
+}
+
+/** ", 28 saved: 16 by skipping block 2 after eos, 12 by ..." or "" when every block ran its budget. */
+export function savedClause(t: GenerationTrace): string {
+  const by = { "eos-skip": 0, "stop-rule": 0, "all-committed": 0 };
+  const skipped: number[] = [];
+  for (const b of t.blocks) {
+    const saved = Math.max(0, b.budget - b.stepsUsed);
+    if (b.endedBy === "budget" || saved === 0) continue;
+    by[b.endedBy] += saved;
+    if (b.endedBy === "eos-skip") skipped.push(b.index + 1);
+  }
+  const parts: string[] = [];
+  if (by["stop-rule"] > 0) parts.push(`${by["stop-rule"]} by the rule's early stop`);
+  if (by["all-committed"] > 0) parts.push(`${by["all-committed"]} by committing tokens in parallel`);
+  if (by["eos-skip"] > 0) parts.push(`${by["eos-skip"]} by skipping block${skipped.length > 1 ? "s" : ""} ${skipped.join(", ")} after eos`);
+  const total = by["eos-skip"] + by["stop-rule"] + by["all-committed"];
+  return total > 0 ? `, ${total} saved: ${parts.join(", ")}` : "";
 }
 
 export function optInt(v: string | undefined, flag: string): number | undefined {

@@ -35,7 +35,8 @@ export interface PromptFacts {
 
 export function promptWarnings(f: PromptFacts): string[] {
   const out: string[] = [];
-  if (f.task === undefined && !f.raw) {
+  // A bundle with one task has nothing to choose between: no warning (its own examples omit --task).
+  if (f.task === undefined && !f.raw && f.tasks.length > 1) {
     out.push(`no --task given: the prompt ran under the bundle's default task "${f.defaultTask}" (tasks: ${f.tasks.join(", ")}); a prompt of another task gives nonsense there`);
   }
   if (f.unkId !== null) {

@@ -17,10 +17,13 @@ export interface CacheHit {
   kind: "exact" | "typed-along";
   /** The completion to insert at the (new) cursor. */
   text: string;
+  /** Why the model's answer was hidden ("" cached) when it was: the gate's "low confidence (...)". */
+  hiddenReason?: string;
 }
 
 interface Entry extends CompletionKey {
   text: string;
+  hiddenReason?: string;
 }
 
 export class CompletionCache {
@@ -51,7 +54,7 @@ export class CompletionCache {
     const exact = this.entries.get(id);
     if (exact) {
       this.touch(id, exact);
-      return { kind: "exact", text: exact.text };
+      return { kind: "exact", text: exact.text, ...(exact.hiddenReason ? { hiddenReason: exact.hiddenReason } : {}) };
     }
     // Most recently used first: the latest completion the user is typing along is the likely match.
     for (const [eid, e] of [...this.entries].reverse()) {
@@ -70,10 +73,11 @@ export class CompletionCache {
     return this.bytesNow;
   }
 
-  set(key: CompletionKey, text: string): void {
+  /** `hiddenReason`: the gate hid the answer (text ""); a hit then says why instead of "nothing". */
+  set(key: CompletionKey, text: string, hiddenReason?: string): void {
     const id = entryId(key);
     this.remove(id);
-    const entry = { ...key, text };
+    const entry: Entry = { ...key, text, ...(hiddenReason ? { hiddenReason } : {}) };
     const size = entryBytes(id, entry);
     if (size > this.maxBytes) return;
     this.entries.set(id, entry);
@@ -118,5 +122,5 @@ function entryId(k: CompletionKey): string {
 }
 
 function entryBytes(id: string, e: Entry): number {
-  return 2 * (id.length + e.prefix.length + e.suffix.length + e.settings.length + e.text.length);
+  return 2 * (id.length + e.prefix.length + e.suffix.length + e.settings.length + e.text.length + (e.hiddenReason?.length ?? 0));
 }

@@ -268,7 +268,8 @@ export class DaemonCore {
       // A cache hit still ends any older generation for this document: its answer is stale now.
       this.queue.abortKey(r.uri, new SupersededError(r.uri));
       this.emitStatus();
-      return { text: hit.text, source: hit.kind };
+      // A hidden answer comes back from the cache hidden for the same reason (not "answered nothing").
+      return { text: hit.text, source: hit.kind, ...(hit.hiddenReason ? { reason: `${hit.hiddenReason}, cached` } : {}) };
     }
     this.counters.cacheMisses++;
     // A completion never fails on length: the engine drops prompt tokens from the left to fit max_len (issue 11).
@@ -285,7 +286,7 @@ export class DaemonCore {
     const verdict = gate(res.trace, answer, this.gateSettings());
     const text = verdict.show ? answer : "";
     // Only cache answers of the engine the key was built for.
-    if (this.cache === cache) cache.set(key, text);
+    if (this.cache === cache) cache.set(key, text, verdict.show ? undefined : verdict.reason);
     return { text, source: "model", confidence: verdict.confidence, ...(verdict.show ? {} : { reason: verdict.reason }) };
   }
 

@@ -8,7 +8,7 @@
  */
 import { loadEngine } from "../engine";
 import type { CacheMode } from "../engine-types";
-import { checkerFor, type TaskItem } from "../tasks/index";
+import { scorerFor, type TaskItem } from "../tasks/index";
 import { mcnemarExact, pairedCounts, wilson } from "./stats";
 
 export interface CacheEvalOptions {
@@ -55,8 +55,7 @@ export async function runCacheEval(o: CacheEvalOptions): Promise<CacheEvalResult
     for (const split of o.splits) {
       const tasks = [...new Set(split.items.map((i) => i.task))];
       for (const task of tasks) {
-        const check = checkerFor(task);
-        if (!check) throw new RangeError(`no checker for task "${task}"`);
+        const check = scorerFor(task);
         const items = split.items.filter((i) => i.task === task);
         for (const rule of o.rules) {
           const outcomes = new Map<CacheMode, { correct: boolean[]; forwards: number[]; ms: number[] }>();

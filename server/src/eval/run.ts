@@ -14,7 +14,7 @@ import { idsBeforeEos } from "../sampler/trace";
 import { transferCounts } from "../sampler/schedule";
 import { createStopRule } from "../stop/registry";
 import type { StopRule } from "../stop/rule";
-import { checkerFor, type TaskItem } from "../tasks/index";
+import { scorerFor, type TaskItem } from "../tasks/index";
 import { BatchingModel } from "./batching-model";
 import { CachedModel } from "./cached-model";
 import { COMMIT_ORACLE_SPEC, CommitOracleRule } from "./commit-oracle";
@@ -170,7 +170,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
   for (const split of opts.splits) {
     const byTask = new Map<string, TaskItem[]>();
     for (const it of split.items) {
-      if (!cfg.tasks[it.task] || !checkerFor(it.task)) continue;
+      if (!cfg.tasks[it.task]) continue;
       const list = byTask.get(it.task) ?? [];
       if (list.length < (opts.limit ?? Infinity)) list.push(it);
       byTask.set(it.task, list);
@@ -192,7 +192,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
 
   const runItem = async (lane: Lane, w: Work): Promise<void> => {
     const { item, task, st, index: n } = w;
-    const check = checkerFor(task)!;
+    const check = scorerFor(task);
     lane.model.clear();
     const explorer = new ItemExplorer({
       engine: lane.engine,

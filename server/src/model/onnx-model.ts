@@ -6,6 +6,12 @@ import * as ort from "onnxruntime-node";
 import type { ProviderChoice } from "../engine-types";
 import { ModelError } from "../errors";
 import { currentProviderEnv, providerCandidates, providerReport } from "./providers";
+
+// ONNX Runtime's own logger writes failures (a provider library that does not load) to stderr as
+// coloured C++ log lines before the exception reaches us; every such failure also comes back as the
+// exception we turn into a ModelError with a hint, so its native log stays quiet (fatal only).
+// EDIT_ORT_LOG_LEVEL=verbose|info|warning|error brings it back for debugging.
+ort.env.logLevel = (["verbose", "info", "warning", "error", "fatal"] as const).find((l) => l === process.env.EDIT_ORT_LOG_LEVEL) ?? "fatal";
 import type {
   Activation,
   BatchForwardResult,
@@ -164,7 +170,7 @@ export class OnnxDllmModel implements DllmModel {
 }
 
 /**
- * The cache graph (helpers' seam §2: input_ids, position_ids, past_key/value.{i}, want -> logits and
+ * The cache graph (docs/kv-cache.md: input_ids, position_ids, past_key/value.{i}, want -> logits and
  * probes of the wanted rows, present_key/value.{i}). Without a cache (forward/forwardBatch) it runs
  * with past length 0 and returns only the wanted rows; kv-cache-model.ts drives forwardCache.
  */

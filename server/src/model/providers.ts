@@ -1,8 +1,8 @@
 /**
  * Execution-provider choice. `auto` tries, in order, the accelerators the platform's prebuilt
- * onnxruntime-node binary ships (linux x64: cuda when its libraries load, then webgpu; Windows: dml,
- * webgpu; macOS: coreml, webgpu) and always ends with cpu. Availability is only known by trying to
- * create a session, so this module only orders the candidates.
+ * onnxruntime-node binary ships (AUTO_ORDER, from the provider table of onnxruntime-node 1.30's
+ * README and the files in its bin/napi-v6/<os>/<arch>/) and always ends with cpu. Availability is
+ * only known by trying to create a session, so this module only orders the candidates.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -15,12 +15,34 @@ export function isProviderChoice(s: string): s is ProviderChoice {
   return (PROVIDER_CHOICES as readonly string[]).includes(s);
 }
 
+/**
+ * What `auto` tries per platform (cpu excluded, it always comes last), and why in that order. There
+ * is no darwin-x64 entry: onnxruntime-node 1.30 ships no macOS x64 binary, so no package is built
+ * for Intel Macs.
+ */
+export const AUTO_ORDER: Readonly<Record<string, { order: readonly string[]; why: string }>> = {
+  "linux-x64": {
+    order: ["cuda", "webgpu"],
+    why: "CUDA (NVIDIA GPUs, needs CUDA 12, cuDNN 9 and ORT's CUDA provider libraries) is the binary's mature GPU provider; WebGPU (Vulkan) is experimental in onnxruntime-node, so it comes second",
+  },
+  "linux-arm64": { order: [], why: "the prebuilt Linux arm64 binary has the CPU provider only (no CUDA, and no WebGPU yet)" },
+  "win32-x64": {
+    order: ["dml", "webgpu"],
+    why: "DirectML runs on any DirectX 12 GPU (NVIDIA, AMD, Intel) and ships in the package (DirectML.dll); WebGPU is experimental; CUDA is not in the Windows binary",
+  },
+  "win32-arm64": {
+    order: ["dml", "webgpu"],
+    why: "DirectML runs on the DirectX 12 GPU of Windows on Arm (e.g. Adreno) and ships in the package; WebGPU is experimental",
+  },
+  "darwin-arm64": {
+    order: ["coreml", "webgpu"],
+    why: "CoreML runs on Apple silicon's GPU and Neural Engine and is built into the binary; WebGPU (Metal) is experimental",
+  },
+};
+
 /** Accelerators worth trying for `auto`, best first, on a platform/arch (cpu excluded). */
 export function autoAccelerators(platform: NodeJS.Platform, arch: string): string[] {
-  if (platform === "linux") return arch === "x64" ? ["cuda", "webgpu"] : ["webgpu"];
-  if (platform === "win32") return ["dml", "webgpu"];
-  if (platform === "darwin") return ["coreml", "webgpu"];
-  return [];
+  return [...(AUTO_ORDER[`${platform}-${arch}`]?.order ?? [])];
 }
 
 /**
@@ -39,7 +61,9 @@ export function providerCandidates(
 }
 
 /** The one command that installs ORT's CUDA provider libraries (npm skips them: .npmrc, offline installs). */
-export const CUDA_SETUP_COMMAND = "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js";
+// scripts/install-cuda-provider.mjs runs onnxruntime-node's installer (ONNXRUNTIME_NODE_INSTALL=cuda12) and, offline,
+// says what failed and which files to copy by hand instead of ending in a stack trace.
+export const CUDA_SETUP_COMMAND = "npm run install:cuda";
 
 /** CUDA 12 runtime libraries ORT's CUDA provider loads (CUDA 12.x + cuDNN 9), and the driver's. */
 const CUDA_SYSTEM_LIBS: readonly { lib: string; hint: string }[] = [
@@ -119,7 +143,9 @@ export function providerReport(env: ProviderEnv): ProviderStatus[] {
   const accelerators = autoAccelerators(env.platform, env.arch);
   for (const p of ["cuda", "dml", "coreml", "webgpu"]) {
     if (!accelerators.includes(p)) {
-      out.push({ provider: p, usable: false, reason: `not on this platform (${env.platform} ${env.arch})` });
+      const linuxArmWebgpu = p === "webgpu" && env.platform === "linux" && env.arch === "arm64";
+      const reason = linuxArmWebgpu ? "not in the prebuilt linux arm64 binary (onnxruntime-node builds WebGPU for it not yet)" : `not on this platform (${env.platform} ${env.arch})`;
+      out.push({ provider: p, usable: false, reason });
       continue;
     }
     if (!env.supported.includes(p)) {

@@ -47,7 +47,7 @@ export interface KvGeometry {
 
 /**
  * K/V of `length` positions for batch 1: per layer, key and value row-major [kvHeads, length, headDim],
- * rotary already applied to K (helpers' seam §2). Position order is free (attention has no mask).
+ * rotary already applied to K (docs/kv-cache.md). Position order is free (attention has no mask).
  */
 export interface KvSpan {
   length: number;

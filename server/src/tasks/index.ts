@@ -23,3 +23,14 @@ export const TASK_CHECKERS: Readonly<Record<string, TaskChecker>> = {
 export function checkerFor(task: string): TaskChecker | undefined {
   return TASK_CHECKERS[task];
 }
+
+/**
+ * Items of a task without a checker (a converted bundle's `chat`, prompts of your own) are scored by
+ * exact match: the generated text equals the item's answer, surrounding whitespace ignored.
+ */
+export const exactMatch: TaskChecker = (item, g) => g.trim() === item.answer.trim();
+
+/** The task's checker, or exact match with the item's answer when the task has none (edit-dllm eval). */
+export function scorerFor(task: string): TaskChecker {
+  return checkerFor(task) ?? exactMatch;
+}

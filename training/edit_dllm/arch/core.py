@@ -6,7 +6,7 @@ RMSNorm -> attention (rotary, grouped-query, NO causal mask) -> residual, RMSNor
 residual; a final RMSNorm and an untied or tied output head. Only what differs between the families is
 a parameter (CoreConfig): q/k/v bias, other-linear bias, tied head, rotary theta, the logit shift.
 
-Forward signature (the cache graph of helpers/seam.md §2, shared with onnx_cache_export.py):
+Forward signature (the cache graph of docs/kv-cache.md, shared with onnx_cache_export.py):
 
     forward(input_ids [B, q], position_ids [B, q], past: list[(k, v)] per layer, each [B, kvh, p, hd],
             want LongTensor[2]) -> (logits [B, w1-w0, V], probes {module: [B, w1-w0, d_out]},

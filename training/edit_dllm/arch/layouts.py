@@ -5,7 +5,7 @@
   up_proj,ff_out}, ln_f, ff_out); ff_proj is the SwiGLU gate (act(ff_proj x) * up_proj x). No shift.
 - `dream` (model_type "Dream"; Dream-v0, DiffuCoder, Dream-Coder): a Qwen2 body with the HF LLaMA
   names (`model.layers.{i}.self_attn.*`, `mlp.*`, `lm_head`), q/k/v biases, GQA, and the logit shift.
-- `llama` (model_type "llama"; SmolLM2 adapted to masked diffusion, helper F): the same HF names,
+- `llama` (model_type "llama"; SmolLM2 adapted to masked diffusion, edit_dllm/smollm): the same HF names,
   biases from attention_bias / mlp_bias, tied head from tie_word_embeddings, shift chosen by the caller.
 
 Anything a family's config enables that the core does not implement (ALiBi, rope scaling, sliding

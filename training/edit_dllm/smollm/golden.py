@@ -1,4 +1,4 @@
-"""Golden check of a built SmolLM2 bundle: its ONNX graph (helper C's core, run by ONNX Runtime) against
+"""Golden check of a built SmolLM2 bundle: its ONNX graph (the edit_dllm/arch core, run by ONNX Runtime) against
 an independent PyTorch reference (transformers' LlamaModel, bidirectional, on the merged adapted
 checkpoint, with the SFT adapter loaded by peft), on a few real code prompts.
 
