@@ -5,7 +5,7 @@
 Writes test/fixtures/tiny-sdar and test/fixtures/tiny-fast-dllm-v2 (random checkpoints in the official
 layouts, arch/tiny.py, converted with a q/k/v LoRA so every rule, EDIT's included, runs on them) and, with
 --official (the folder layout of training/tests/official_block_diffusion.py; a transformers that runs the
-official code first on PYTHONPATH), test/fixtures/golden/tiny-<family>/official.json: the token ids that
+official code first on PYTHONPATH), test/fixtures/official/tiny-<family>.json: the token ids that
 the official generate functions produce on the same weights (the LoRA merged into q/k/v) at deterministic
 settings. The TS engine is tested token-exact against these (test/engine/block-diffusion.test.ts), and
 training/tests/test_block_diffusion.py re-runs the official code against them where it is present.
@@ -159,12 +159,12 @@ def write(fixtures: Path, official: Path | None) -> list[Path]:
                     cases.append({"case": case, "prompt": prompt, "promptIds": pids,
                                   "official": {**(SDAR_GEN if family == "sdar" else FAST_GEN), **kwargs},
                                   "request": engine_request(family, len(pids), rule, params), "outputIds": out})
-            gdir = fixtures / "golden" / name
+            gdir = fixtures / "official"
             gdir.mkdir(parents=True, exist_ok=True)
             doc = {"format": "edit-official-golden/1", "bundleDir": name, "family": family, "eos": ids["eos"],
                    "mask": ids["mask"], "cases": cases}
-            (gdir / "official.json").write_text(json.dumps(doc, indent=1) + "\n")
-            written.append(gdir / "official.json")
+            (gdir / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+            written.append(gdir / f"{name}.json")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return written

@@ -180,6 +180,6 @@ def test_official_generate_reproduces_the_committed_golden(name, tmp_path):
     generate functions produce now: rebuild the fixture from scratch and compare every case."""
     from edit_dllm.block_fixture import write
     write(tmp_path, ob.official_dir())
-    fresh = json.loads((tmp_path / "golden" / name / "official.json").read_text())
-    committed = json.loads((FIXTURES / "golden" / name / "official.json").read_text())
+    fresh = json.loads((tmp_path / "official" / f"{name}.json").read_text())
+    committed = json.loads((FIXTURES / "official" / f"{name}.json").read_text())
     assert [c["outputIds"] for c in fresh["cases"]] == [c["outputIds"] for c in committed["cases"]]
