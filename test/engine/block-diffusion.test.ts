@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { loadEngine } from "../../server/src/engine";
 import type { Engine } from "../../server/src/engine-types";
 import { listStopRules } from "../../server/src/stop/registry";
+import { releasedSizes } from "../../server/src/cli/doctor";
 import type { ParamValue } from "../../protocol/lsp";
 
 const FIXTURES = join(__dirname, "..", "fixtures");
@@ -135,6 +136,13 @@ function loadBundleTokens(name: string): { fimPrefix: number; fimSuffix: number;
   const id = (t: string) => tok.added_tokens.find((a) => a.content === t)!.id;
   return { fimPrefix: id("<|fim_prefix|>"), fimSuffix: id("<|fim_suffix|>"), fimMiddle: id("<|fim_middle|>") };
 }
+
+test("doctor's released sizes: Fast-dLLM v2 1.5B has Qwen2.5-1.5B's published parameter count", () => {
+  const [small] = releasedSizes("fast-dllm-v2");
+  assert.equal(small.params, 1_543_714_304); // Qwen2.5-1.5B (its base) on its model card
+  assert.equal(small.kvBytesPerToken, 2 * 28 * 2 * 128 * 4);
+  assert.deepEqual(releasedSizes("llada"), []);
+});
 
 test("dispose the engines", async () => {
   for (const e of engines.values()) await (await e).dispose();
