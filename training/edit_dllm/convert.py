@@ -124,6 +124,12 @@ def resolve_ids(spec: ModelSpec, ckpt: Path, vocab: int, overrides: Mapping[str,
             v = g.get(f"{k}_token_id")
             if ids.get(k) is None and v is not None:
                 ids[k] = int(v[0] if isinstance(v, list) else v)
+    if spec.architecture == "sdar" and gen_file.exists():
+        # SDAR's generate.py stops on generation_config.json's eos list ([<|im_end|>, <|endoftext|>] in the
+        # chat models); the engine has one eos: the first, the chat turn's end (config.json has <|endoftext|>).
+        v = read_json(gen_file).get("eos_token_id")
+        if v is not None:
+            ids["eos"] = int(v[0] if isinstance(v, list) else v)
     ids.update({k: v for k, v in overrides.items() if v is not None})
     if ids.get("pad") is None:
         ids["pad"] = ids.get("eos")
