@@ -212,7 +212,13 @@ class BidirectionalLM(nn.Module):
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         w = self.embed.weight if self.lm_head is None else self.lm_head.weight
-        return F.linear(h, w)
+        if self.lm_head is not None:
+            return F.linear(h, w)
+        # Tied head: a 2-D linear with a bias exports as Gemm(transB=1) reading the embedding itself; any other
+        # form exports MatMul with a constant-folded transposed copy, storing the embedding twice (SDAR-1.7B:
+        # +1.24 GB fp32). The zero bias adds nothing to the logits.
+        zero = torch.zeros(w.shape[0], dtype=h.dtype, device=h.device)
+        return F.linear(h.reshape(-1, h.shape[-1]), w, zero).reshape(*h.shape[:-1], w.shape[0])
 
     def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor,
                 past: list[tuple[torch.Tensor, torch.Tensor]], want: torch.Tensor):
