@@ -124,6 +124,39 @@ def engine_request(family: str, prompt_len: int, rule: str, params: dict) -> dic
     return {"genLength": gen, "blockLength": bs, "steps": gen, "stop": rule, "params": params}
 
 
+SDAR_FIXTURE_GENERATION = {"gen_length": 16, "block_length": 4, "steps": 16, "schedule": "uniform"}
+# Candidates for the reference sampler's golden traces: the first two whose chat-wrapped ids fill whole
+# blocks, so the reference sampler's blocks (from the prompt's end) are the model's (the engine aligns them).
+GOLDEN_CANDIDATES = ["def add(a, b):", "Write a haiku about tests.", "import torch", "print(i, i * i)",
+                     "def generate(model, prompt, steps=32):", "class Block(nn.Module):", "return a + b",
+                     "import numpy as np", "for i in range(10):", "print(i)"]
+
+
+def write_reference_golden(bundle_dir: Path, model, golden_dir: Path, block: int) -> list[Path]:
+    """Golden traces of the PyTorch reference sampler (sampler.py on the core module, block-causal mask
+    included) for the TS golden test (test/engine/golden.test.ts), as arch/tiny.py write_fixture does."""
+    from .arch.tiny import FIXTURE_VARIANTS
+    from .golden import variants
+    from .sampler import Bundle, public_trace
+    bundle = Bundle.load(bundle_dir)
+    prompts = [p for p in GOLDEN_CANDIDATES if len(bundle.encode_prompt("chat", p)) % block == 0][:2]
+    if len(prompts) < 2:
+        raise RuntimeError(f"fewer than two golden prompts fill whole blocks of {block}")
+    golden_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for variant, rule, params in variants(bundle, "chat"):
+        if variant not in FIXTURE_VARIANTS:
+            continue
+        traces = bundle.run(model.full, "chat", prompts, rule, params, batch_size=1, provider="pytorch")
+        for i, (prompt, tr) in enumerate(zip(prompts, traces)):
+            doc = {"format": "edit-golden/1", "bundleDir": bundle_dir.name, "task": "chat", "prompt": prompt,
+                   "variant": variant, "rule": rule, "params": params, "trace": public_trace(tr, zero_timings=True)}
+            path = golden_dir / f"chat-{i}-{variant}.json"
+            path.write_text(json.dumps(doc, indent=1) + "\n")
+            written.append(path)
+    return written
+
+
 def write(fixtures: Path, official: Path | None) -> list[Path]:
     import os
     from tokenizers import Tokenizer
@@ -137,13 +170,16 @@ def write(fixtures: Path, official: Path | None) -> list[Path]:
             ckpt = build_tiny_checkpoint(family, tmp / "ckpt")
             lora = build_tiny_adapter(ckpt, tmp / "lora")
             bundle_dir = fixtures / name
-            convert(ckpt, bundle_dir, adapter=lora, probes="all-qkv", name=name, log=lambda s: None)
+            convert(ckpt, bundle_dir, adapter=lora, probes="all-qkv", name=name, log=lambda s: None,
+                    generation=SDAR_FIXTURE_GENERATION if family == "sdar" else None)
             written.append(bundle_dir)
+            model, spec = load_checkpoint(ckpt)
+            attach_adapter(model, spec, lora)
+            if family == "sdar":   # Fast-dLLM v2's sub-blocks are engine-only: its parity is the official outputs
+                written += write_reference_golden(bundle_dir, model, fixtures / "golden" / name, spec.core.block_size)
             if official is None:
                 continue
             os.environ["EDIT_OFFICIAL_CODE"] = str(official)
-            model, spec = load_checkpoint(ckpt)
-            attach_adapter(model, spec, lora)
             m, gen = official_model(family, ckpt, merged_state(model, spec))
             ids = json.loads((bundle_dir / "bundle.json").read_text())["ids"]
             tok = Tokenizer.from_file(str(bundle_dir / "tokenizer.json"))
