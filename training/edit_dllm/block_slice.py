@@ -6,8 +6,8 @@ the full model projected from them (issue 20, item 5).
 Builds random checkpoints with SDAR-1.7B's geometry (Qwen3-1.7B: hidden 2048, 16 heads, 8 K/V heads of
 128, MLP 6144, vocabulary 151,936, tied head, block size 4) and 1 and 2 layers in the official layout
 (config.json + safetensors + a word-level tokenizer.json with the released special-token ids), converts
-each with `edit_dllm.convert`, and measures each bundle in a fresh process: file bytes, RSS after the ONNX
-Runtime session loads, and the median time of a prefill forward (512 prompt tokens, no past) and of a
+each with `edit_dllm.convert`, and measures each bundle in a fresh process: file bytes, peak and final RSS
+(/proc VmHWM, VmRSS), and the median time of a prefill forward (512 prompt tokens, no past) and of a
 block forward (4 tokens against 512 cached positions, SDAR's decode step) at 1 and 2 threads.
 Projection to the released 28 layers: per layer = (2 layers) - (1 layer), fixed = (1 layer) - per layer,
 full = fixed + 28 x per layer (embedding/head are the fixed part). Results: <out>/results.json.
@@ -65,7 +65,6 @@ def build_slice(out: Path, layers: int, seed: int = 0) -> Path:
 
 def measure(bundle: Path, threads: int, repeats: int = 5) -> dict:
     """Run in a fresh process (the RSS is this bundle's alone)."""
-    import resource
     import numpy as np
     import onnxruntime as ort
     b = json.loads((bundle / "bundle.json").read_text())
@@ -99,9 +98,11 @@ def measure(bundle: Path, threads: int, repeats: int = 5) -> dict:
 
     prefill_ms = timed(feed(PREFILL, 0))
     block_ms = timed(feed(BLOCK, PAST))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # /proc VmHWM / VmRSS: getrusage's ru_maxrss would carry the converting parent's peak across fork + exec
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    kib = lambda k: int(status[k].split()[0]) * 1024   # noqa: E731
     return {"threads": threads, "load_s": round(load_s, 2), "prefill_ms": round(prefill_ms, 1),
-            "block_ms": round(block_ms, 1), "peak_rss_bytes": rss}
+            "block_ms": round(block_ms, 1), "peak_rss_bytes": kib("VmHWM"), "rss_bytes": kib("VmRSS")}
 
 
 def project(one: float, two: float) -> float:
@@ -152,6 +153,7 @@ def main() -> None:
             proj.append({"dtype": dtype, "threads": th, "layers": FULL_LAYERS,
                          "model_bytes": round(project(r1["model_bytes"], r2["model_bytes"])),
                          "peak_rss_bytes": round(project(r1["peak_rss_bytes"], r2["peak_rss_bytes"])),
+                         "rss_bytes": round(project(r1["rss_bytes"], r2["rss_bytes"])),
                          "prefill_ms": round(project(r1["prefill_ms"], r2["prefill_ms"]), 1),
                          "block_ms": round(project(r1["block_ms"], r2["block_ms"]), 1)})
     res = {"geometry": SDAR_1_7B, "prefill_tokens": PREFILL, "block": {"tokens": BLOCK, "past": PAST},
