@@ -9,7 +9,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { mkdtempSync } from "../temp-dirs";
 import { join } from "node:path";
 import { loadEngine } from "../../server/src/engine";
 import type { Engine } from "../../server/src/engine-types";
@@ -25,6 +27,8 @@ interface OfficialCase {
   promptIds: number[];
   request: { genLength: number; blockLength: number; steps: number; stop: string; params: Record<string, ParamValue> };
   outputIds: number[];
+  /** The stop id of this case when it is not the bundle's eos (the engine runs a copy with ids.eos = it). */
+  eos?: number;
 }
 interface OfficialGolden {
   family: "sdar" | "fast-dllm-v2";
@@ -33,9 +37,21 @@ interface OfficialGolden {
 }
 
 const engines = new Map<string, Promise<Engine>>();
-function engine(name: string): Promise<Engine> {
-  if (!engines.has(name)) engines.set(name, loadEngine({ bundleDir: join(FIXTURES, name), provider: "cpu", threads: 1, promptCacheBytes: 0 }));
-  return engines.get(name)!;
+function engine(name: string, eos?: number): Promise<Engine> {
+  const key = `${name}/${eos ?? ""}`;
+  if (!engines.has(key)) {
+    let dir = join(FIXTURES, name);
+    if (eos !== undefined) {
+      // a copy whose bundle.json stops on `eos` (the official run's stop id for this case)
+      dir = mkdtempSync(join(tmpdir(), "edit-block-eos-"));
+      cpSync(join(FIXTURES, name), dir, { recursive: true });
+      const b = JSON.parse(readFileSync(join(dir, "bundle.json"), "utf8")) as { ids: { eos: number } };
+      b.ids.eos = eos;
+      writeFileSync(join(dir, "bundle.json"), JSON.stringify(b));
+    }
+    engines.set(key, loadEngine({ bundleDir: dir, provider: "cpu", threads: 1, promptCacheBytes: 0 }));
+  }
+  return engines.get(key)!;
 }
 
 function golden(name: string): OfficialGolden {
@@ -48,7 +64,7 @@ function golden(name: string): OfficialGolden {
  * Fast-dLLM v2's trailing next-token (generate() appends it after the last block without decoding that block).
  */
 function compared(g: OfficialGolden, c: OfficialCase): number {
-  const eos = c.outputIds.indexOf(g.eos);
+  const eos = c.outputIds.indexOf(c.eos ?? g.eos);
   if (eos >= 0) return eos + 1;
   return g.family === "fast-dllm-v2" ? c.outputIds.length - 1 : c.outputIds.length;
 }
@@ -56,9 +72,10 @@ function compared(g: OfficialGolden, c: OfficialCase): number {
 for (const name of ["tiny-sdar", "tiny-fast-dllm-v2"]) {
   const g = golden(name);
   test(`${name}: the engine equals the official generate function, with and without the block cache`, async () => {
-    const e = await engine(name);
     assert.ok(g.cases.length >= 8, "the fixture has its cases");
+    assert.ok(g.cases.some((c) => c.eos !== undefined && c.outputIds.includes(c.eos)), "a case stops on its eos");
     for (const c of g.cases) {
+      const e = await engine(name, c.eos);
       for (const cache of ["none", "prefix"] as const) {
         const { trace } = await e.generate({ prompt: c.prompt, raw: true, ...c.request, cache });
         const where = `${c.case} ${JSON.stringify(c.prompt)} cache=${cache}`;

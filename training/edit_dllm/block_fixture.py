@@ -195,6 +195,21 @@ def write(fixtures: Path, official: Path | None) -> list[Path]:
                     cases.append({"case": case, "prompt": prompt, "promptIds": pids,
                                   "official": {**(SDAR_GEN if family == "sdar" else FAST_GEN), **kwargs},
                                   "request": engine_request(family, len(pids), rule, params), "outputIds": out})
+            # The stop paths: random weights never produce the eos, so a second set stops on the token the
+            # model generates most often (the engine runs these with that id as bundle.json ids.eos).
+            from collections import Counter
+            stop = Counter(t for c in cases for t in c["outputIds"] if t != ids["mask"]).most_common(1)[0][0]
+            stop_cases = SDAR_CASES[::2] if family == "sdar" else FAST_CASES[1:]
+            for prompt in PROMPTS:
+                pids = tok.encode(prompt, add_special_tokens=False).ids
+                for case, kwargs, rule, params in stop_cases:
+                    try:
+                        out = official_outputs(family, m, gen, pids, {**ids, "eos": stop}, kwargs)
+                    except OfficialLoops:
+                        continue
+                    cases.append({"case": f"{case}-stop-{stop}", "prompt": prompt, "promptIds": pids, "eos": stop,
+                                  "official": {**(SDAR_GEN if family == "sdar" else FAST_GEN), **kwargs},
+                                  "request": engine_request(family, len(pids), rule, params), "outputIds": out})
             gdir = fixtures / "official"
             gdir.mkdir(parents=True, exist_ok=True)
             doc = {"format": "edit-official-golden/1", "bundleDir": name, "family": family, "eos": ids["eos"],
