@@ -9,6 +9,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { mkdtempSync } from "../temp-dirs";
@@ -17,6 +18,7 @@ import { loadEngine } from "../../server/src/engine";
 import type { Engine } from "../../server/src/engine-types";
 import { listStopRules } from "../../server/src/stop/registry";
 import { releasedSizes } from "../../server/src/cli/doctor";
+import { assertValidTrace } from "./trace-schema";
 import type { ParamValue } from "../../protocol/lsp";
 
 const FIXTURES = join(__dirname, "..", "fixtures");
@@ -159,6 +161,23 @@ test("doctor's released sizes: Fast-dLLM v2 1.5B has Qwen2.5-1.5B's published pa
   assert.equal(small.params, 1_543_714_304); // Qwen2.5-1.5B (its base) on its model card
   assert.equal(small.kvBytesPerToken, 2 * 28 * 2 * 128 * 4);
   assert.deepEqual(releasedSizes("llada"), []);
+});
+
+test("the CLI generates on both block-causal bundles (official decoding rule, JSON trace)", () => {
+  const ROOT = join(__dirname, "..", "..");
+  for (const name of ["tiny-sdar", "tiny-fast-dllm-v2"]) {
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "server", "src", "cli.ts"), "generate", "--bundle", join(FIXTURES, name), "--raw", "--json", "--stop", "confidence"],
+      { cwd: ROOT, input: "def add(a, b):\n", encoding: "utf8", env: { ...process.env, ORT_DISABLE_TELEMETRY: "1" } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { trace: { promptIds: number[]; outputIds: number[]; blocks: { start: number; end: number }[] } };
+    assertValidTrace(out.trace); // schemas/trace.schema.json holds for block-causal traces too
+    const bs = name === "tiny-sdar" ? 4 : 8;
+    assert.equal((out.trace.promptIds.length + out.trace.outputIds.length) % bs, 0, name);
+    assert.equal(out.trace.blocks[0].start, out.trace.promptIds.length);
+  }
 });
 
 test("dispose the engines", async () => {
