@@ -139,6 +139,10 @@ class BundleEngine implements Engine {
     checkBlockGeometry({ gen_length: genLength, block_length: blockLength, steps }, (field, expected, found) => {
       throw new RequestError(field === "block_length" ? "blockLength" : field, expected, String(found));
     });
+    const blockCausal = config.model.attention?.mode === "block-causal" ? config.model.attention.block_size : null;
+    if (blockCausal !== null && blockLength !== blockCausal) {
+      throw new RequestError("blockLength", `the model's block size ${blockCausal} (a block-causal model decodes its own blocks)`, String(blockLength));
+    }
     const temperature = req.temperature ?? 0;
     if (!(temperature >= 0)) throw new RequestError("temperature", "a number >= 0", String(req.temperature));
     const maxLen = config.model.max_len ?? null;
@@ -179,8 +183,14 @@ class BundleEngine implements Engine {
             }),
             suffixIds: undefined,
           };
-    // The request, then the engine's (user's) setting, then the mode the bundle states it is fastest with.
-    const cacheRequested = req.cache ?? this.opts.cache ?? config.generation.cache ?? "none";
+    // Block-causal K/V of finished blocks are exact: the prefix cache is the default there (docs/kv-cache.md).
+    if (blockCausal !== null && suffixIds && suffixIds.length > 0) {
+      // Positions after the generated blocks are invisible to them: the suffix must sit in the prompt (FIM).
+      throw new RequestError("suffix", "an infill template that puts {suffix} before {gen} (block-causal model)", config.infill?.template ?? "");
+    }
+    // The request, then the engine's (user's) setting, then the mode the bundle states it is fastest with
+    // (block-causal bundles: prefix, whose cached K/V are exact).
+    const cacheRequested = req.cache ?? this.opts.cache ?? config.generation.cache ?? (blockCausal ? "prefix" : "none");
     if (!(CACHE_MODES as readonly string[]).includes(cacheRequested)) {
       throw new RequestError("cache", `one of ${CACHE_MODES.join(", ")}`, String(cacheRequested));
     }
@@ -191,7 +201,8 @@ class BundleEngine implements Engine {
     const graph = this.model;
     const cacheGraph = isCacheGraphModel(graph) ? graph : null;
     const cacheMode = cacheGraph ? cacheRequested : "none";
-    const model = cacheGraph ? new KvCacheModel(cacheGraph, { mode: cacheMode, refreshEvery }, this.prompts) : graph;
+    const policy = { mode: cacheMode, refreshEvery, ...(blockCausal ? { blockSize: blockCausal, maskId: config.ids.mask } : {}) };
+    const model = cacheGraph ? new KvCacheModel(cacheGraph, policy, this.prompts) : graph;
     const reused0 = this.prompts?.stats().reusedTokens ?? 0;
 
     const spec = req.stop ?? task.stop.rule;
@@ -216,6 +227,9 @@ class BundleEngine implements Engine {
       seed: req.seed,
       signal: req.signal,
       onStep: req.onStep,
+      ...(blockCausal
+        ? { modelBlockSize: blockCausal, shift: config.model.shift ?? false, subBlockLength: config.generation.sub_block_length }
+        : {}),
     });
     const text = tokenizer.decode(idsBeforeEos(run.outputIds, config.ids.eos));
     const params = effectiveParams(spec, task.stop.params, userParams);

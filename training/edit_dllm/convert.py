@@ -1,4 +1,5 @@
-"""Convert a local dLLM checkpoint (LLaDA, Dream family, HF LLaMA adapted to masked diffusion) + a LoRA
+"""Convert a local dLLM checkpoint (LLaDA, Dream family, HF LLaMA adapted to masked diffusion, SDAR,
+Fast-dLLM v2) + a LoRA
 adapter into an `edit-bundle/2` bundle the daemon runs (docs/bundle-contract.md, docs/bring-your-own-dllm.md).
 
     python -m edit_dllm.convert --from DIR --adapter LORA_DIR [--metadata FILE | --u-from-adapter]
@@ -35,6 +36,20 @@ DTYPES = ("fp32", "fp16", "int8")
 # Protobuf's hard limit is 2 GiB; above this the weights go to model.onnx.data next to the graph.
 EXTERNAL_DATA_BYTES = 1_800_000_000
 DEFAULT_GENERATION = {"gen_length": 128, "block_length": 32, "steps": 128, "schedule": "uniform"}
+
+
+def block_diffusion_defaults(spec: ModelSpec) -> tuple[dict, dict]:
+    """(generation, no-probe stop rule) for block-causal checkpoints, as their official generate functions:
+    SDAR generate.py: block_length = the config's block_size, denoising_steps = block_length, remasking
+    'low_confidence_dynamic' with confidence_threshold 0.85 (= the uniform schedule + the `confidence` rule).
+    Fast-dLLM v2 (run_chatbot.py): block 32 in sub-blocks of 8, threshold 0.9, at least the argmax each
+    step (= one scheduled commit per step + `confidence`)."""
+    bs = spec.core.block_size
+    gen = {"gen_length": 4 * max(bs, 32), "block_length": bs, "steps": 4 * max(bs, 32), "schedule": "uniform"}
+    if spec.architecture == "fast-dllm-v2":
+        gen["sub_block_length"] = max(1, bs // 4)
+        return gen, {"rule": "confidence", "params": {"threshold": 0.9}}
+    return gen, {"rule": "confidence", "params": {"threshold": 0.85}}
 DEFAULT_TASK = {
     "template": "{prompt}",
     # Placeholders until the user calibrates on their own validation set (docs/bring-your-own-dllm.md).
@@ -45,6 +60,17 @@ DEFAULT_TASK = {
 # Without an adapter: the baseline rule (no probes needed); --stop confidence / jot also run.
 NO_PROBE_TASK = {"template": "{prompt}", "stop": {"rule": "full", "params": {}}}
 INFILL_TEMPLATE = "{prefix}{gen}{suffix}"
+# Block-causal models cannot read a suffix placed after the masks (later blocks are invisible), so infill
+# puts it in the prompt with the Qwen FIM tokens their tokenizers carry (Qwen2.5 / Qwen3 vocabularies).
+FIM_TEMPLATE = "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>{gen}"
+
+
+def block_causal_infill(tok_file: Path) -> dict | None:
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(tok_file))
+    if all(tok.token_to_id(t) is not None for t in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")):
+        return {"template": FIM_TEMPLATE}
+    return None
 
 
 # --------------------------------------------------------------------------- tokenizer and ids
@@ -72,8 +98,25 @@ def chat_template(ckpt: Path) -> str | None:
     return jinja.read_text(encoding="utf-8") if jinja.exists() else None
 
 
+# Mask tokens of released block-diffusion tokenizers whose config.json has no mask id (Fast-dLLM v2's
+# generate() defaults to 151665 = "|<MASK>|"; SDAR's "<|MASK|>" is also config mask_token_id).
+MASK_TOKEN_NAMES = ("|<MASK>|", "<|MASK|>", "<|mask|>", "<|mdm_mask|>")
+
+
+def mask_from_tokenizer(tok_file: Path) -> int | None:
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(tok_file))
+    for name in MASK_TOKEN_NAMES:
+        i = tok.token_to_id(name)
+        if i is not None:
+            return int(i)
+    return None
+
+
 def resolve_ids(spec: ModelSpec, ckpt: Path, vocab: int, overrides: Mapping[str, int | None]) -> dict[str, int | None]:
     ids = dict(spec.ids)
+    if ids.get("mask") is None and spec.core.attention == "block-causal" and (ckpt / "tokenizer.json").exists():
+        ids["mask"] = mask_from_tokenizer(ckpt / "tokenizer.json")
     gen_file = ckpt / "generation_config.json"
     if gen_file.exists():
         g = read_json(gen_file)
@@ -81,6 +124,12 @@ def resolve_ids(spec: ModelSpec, ckpt: Path, vocab: int, overrides: Mapping[str,
             v = g.get(f"{k}_token_id")
             if ids.get(k) is None and v is not None:
                 ids[k] = int(v[0] if isinstance(v, list) else v)
+    if spec.architecture == "sdar" and gen_file.exists():
+        # SDAR's generate.py stops on generation_config.json's eos list ([<|im_end|>, <|endoftext|>] in the
+        # chat models); the engine has one eos: the first, the chat turn's end (config.json has <|endoftext|>).
+        v = read_json(gen_file).get("eos_token_id")
+        if v is not None:
+            ids["eos"] = int(v[0] if isinstance(v, list) else v)
     ids.update({k: v for k, v in overrides.items() if v is not None})
     if ids.get("pad") is None:
         ids["pad"] = ids.get("eos")
@@ -334,18 +383,26 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
         "model": {"d_model": c.d_model, "n_layers": c.n_layers, "params": int(sum(p.numel() for p in model.parameters())),
                   "architecture": spec.architecture, "max_len": max_len if max_len is not None else spec.max_len,
                   "shift": c.shift, "positions": "rope", "dtype": dtype,
-                  "cache": {"layers": c.n_layers, "kv_heads": c.n_kv_heads, "head_dim": c.head_dim}},
+                  "cache": {"layers": c.n_layers, "kv_heads": c.n_kv_heads, "head_dim": c.head_dim},
+                  **({"attention": {"mode": "block-causal", "block_size": c.block_size}}
+                     if c.attention == "block-causal" else {})},
         "chat_template": chat_template(ckpt),
-        "infill": {"template": INFILL_TEMPLATE},
-        "generation": dict(generation or DEFAULT_GENERATION),
+        "infill": ({"template": INFILL_TEMPLATE} if c.attention != "block-causal" else block_causal_infill(tok_file)),
+        "generation": dict(generation or (block_diffusion_defaults(spec)[0] if c.attention == "block-causal"
+                                          else DEFAULT_GENERATION)),
         "probes": {f"act.{m}": m for m in chosen},
         "default_probe": default_probe,
-        "tasks": {"chat": json.loads(json.dumps(DEFAULT_TASK if chosen else NO_PROBE_TASK))},
+        "tasks": {"chat": json.loads(json.dumps(DEFAULT_TASK if chosen else NO_PROBE_TASK))},  # replaced below
         "default_task": "chat",
         "source": {"checkpoint": ckpt.resolve().name, "adapter": Path(adapter).resolve().name if adapter else None,
                    "metadata": "recorded" if metadata is not None else "u_from_adapter" if adapter else None,
                    "tokenizer_ids": n_tok},
     }
+    if c.attention == "block-causal" and not chosen:   # the official decoding rule, not the slow baseline
+        bundle["tasks"]["chat"]["stop"] = block_diffusion_defaults(spec)[1]
+    if c.attention == "block-causal" and bundle["generation"]["block_length"] != c.block_size:
+        raise ConvertError("--block-length", f"{bundle['generation']['block_length']}: a block-causal model decodes "
+                                             f"the blocks it was trained on; use its block size {c.block_size}")
     (out / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n")
     return bundle
 
@@ -364,9 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-len", type=int, help="prompt + generation limit (default: the config's trained length)")
     ap.add_argument("--name", help="bundle name (default: <checkpoint dir>-<dtype>)")
     ap.add_argument("--mask-id", type=int, help="mask token id when the config has none")
-    ap.add_argument("--gen-length", type=int, default=DEFAULT_GENERATION["gen_length"])
-    ap.add_argument("--block-length", type=int, default=DEFAULT_GENERATION["block_length"])
-    ap.add_argument("--steps", type=int, default=DEFAULT_GENERATION["steps"])
+    ap.add_argument("--gen-length", type=int, help=f"default {DEFAULT_GENERATION['gen_length']} (block-causal: 4 blocks)")
+    ap.add_argument("--block-length", type=int, help=f"default {DEFAULT_GENERATION['block_length']} (block-causal: "
+                                                     "the model's block size)")
+    ap.add_argument("--steps", type=int, help=f"default {DEFAULT_GENERATION['steps']} (block-causal: gen length)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -374,8 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         b = convert(a.src, a.out, adapter=a.adapter, metadata=a.metadata, dtype=a.dtype, probes=a.probes,
                     max_len=a.max_len, name=a.name, ids_override={"mask": a.mask_id},
-                    generation={"gen_length": a.gen_length, "block_length": a.block_length, "steps": a.steps,
-                                "schedule": "uniform"},
+                    generation=None if a.gen_length is None and a.block_length is None and a.steps is None else
+                    {"gen_length": a.gen_length or DEFAULT_GENERATION["gen_length"],
+                     "block_length": a.block_length or DEFAULT_GENERATION["block_length"],
+                     "steps": a.steps or DEFAULT_GENERATION["steps"], "schedule": "uniform"},
                     log=lambda s: print(s, file=sys.stderr))
     except ConvertError as e:
         print(f"error: {e}", file=sys.stderr)

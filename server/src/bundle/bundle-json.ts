@@ -12,7 +12,10 @@ export const BUNDLE_FORMAT_V2 = "edit-bundle/2";
 export const BUNDLE_FORMATS = [BUNDLE_FORMAT, BUNDLE_FORMAT_V2] as const;
 export type BundleFormat = (typeof BUNDLE_FORMATS)[number];
 
-export const ARCHITECTURES = ["edit-tiny", "llada", "dream", "llama"] as const;
+export const ARCHITECTURES = ["edit-tiny", "llada", "dream", "llama", "sdar", "fast-dllm-v2"] as const;
+/** model.attention.mode: bidirectional (LLaDA, Dream; the default) or block-causal (SDAR, Fast-dLLM v2). */
+export const ATTENTION_MODES = ["bidirectional", "block-causal"] as const;
+export type AttentionMode = (typeof ATTENTION_MODES)[number];
 export const MODEL_DTYPES = ["fp32", "fp16", "int8"] as const;
 export type ModelDtype = (typeof MODEL_DTYPES)[number];
 
@@ -46,6 +49,11 @@ export interface BundleConfig {
     positions?: "learned" | "rope";
     /** Weight precision of model.onnx (default fp32); sizes the memory check. */
     dtype?: ModelDtype;
+    /**
+     * v2, issue 20: block-causal models (SDAR, Fast-dLLM v2) attend causally across blocks of `block_size`
+     * absolute positions and bidirectionally inside one; the graph applies the mask. Absent = bidirectional.
+     */
+    attention?: { mode: AttentionMode; block_size: number };
   };
   /** v2: Hugging Face Jinja chat template for instruct models (rendered by chat-template.ts); null = none. */
   chat_template?: string | null;
@@ -55,7 +63,15 @@ export interface BundleConfig {
    * `cache` (optional): the K/V cache mode the bundle runs fastest with at equal output, as measured
    * when it was built; the engine uses it when neither the request nor the user names one. Absent: "none".
    */
-  generation: { gen_length: number; block_length: number; steps: number; schedule: ScheduleName; cache?: "none" | "prefix" | "dual" };
+  generation: {
+    gen_length: number;
+    block_length: number;
+    steps: number;
+    schedule: ScheduleName;
+    cache?: "none" | "prefix" | "dual";
+    /** Fast-dLLM v2: each block is decoded in sub-blocks of this length, in order (sampler/sub-blocks.ts). */
+    sub_block_length?: number;
+  };
   /** ONNX output name -> module name. */
   probes: Record<string, string>;
   /** v2 converted without a LoRA adapter: no probes, null (EDIT rules unavailable; full/confidence/jot run). */
@@ -152,6 +168,7 @@ export function validateBundleJson(raw: unknown, file: string, text?: string): B
     cache: m.cache === undefined || m.cache === null ? null : validateCache(c, c.obj(m, "cache", "model.cache")),
     shift: m.shift === undefined ? false : m.shift === true ? true : m.shift === false ? false : c.fail("model.shift", "true or false", m.shift),
     ...validateModelV2(c, m, v2),
+    ...(m.attention === undefined ? {} : { attention: validateAttention(c, c.obj(m, "attention", "model.attention")) }),
   };
 
   const g = c.obj(root, "generation", "generation");
@@ -160,6 +177,7 @@ export function validateBundleJson(raw: unknown, file: string, text?: string): B
     block_length: c.int(g, "block_length", "generation.block_length", 1, MAX_TOKENS),
     steps: c.int(g, "steps", "generation.steps", 1, MAX_TOKENS),
     schedule: g.schedule as ScheduleName,
+    ...(g.sub_block_length === undefined ? {} : { sub_block_length: c.int(g, "sub_block_length", "generation.sub_block_length", 1, MAX_TOKENS) }),
   };
   if (generation.schedule !== "uniform" && generation.schedule !== "gaussian") {
     c.fail("generation.schedule", '"uniform" or "gaussian"', g.schedule);
@@ -168,6 +186,14 @@ export function validateBundleJson(raw: unknown, file: string, text?: string): B
   if (g.cache !== undefined) {
     if (g.cache !== "none" && g.cache !== "prefix" && g.cache !== "dual") c.fail("generation.cache", '"none", "prefix" or "dual"', g.cache);
     Object.assign(generation, { cache: g.cache });
+  }
+  const bc = model.attention?.mode === "block-causal" ? model.attention.block_size : null;
+  if (bc !== null && generation.block_length !== bc) {
+    c.fail("generation.block_length", `the model's block size ${bc} (model.attention.block_size)`, generation.block_length);
+  }
+  if (bc !== null && model.cache === null) c.fail("model.cache", "the cache graph (a block-causal bundle)", null);
+  if (generation.sub_block_length !== undefined && generation.block_length % generation.sub_block_length !== 0) {
+    c.fail("generation.sub_block_length", `a divisor of block_length (${generation.block_length})`, generation.sub_block_length);
   }
 
   const p = c.obj(root, "probes", "probes");
@@ -216,6 +242,15 @@ function validateModelV2(c: Checker, m: Obj, v2: boolean): Pick<BundleConfig["mo
     out.dtype = m.dtype as ModelDtype;
   }
   return out;
+}
+
+/** model.attention: {mode, block_size}; block_size >= 1 for block-causal (absent/ignored for bidirectional). */
+function validateAttention(c: Checker, a: Obj): { mode: AttentionMode; block_size: number } {
+  if (!(ATTENTION_MODES as readonly unknown[]).includes(a.mode)) {
+    c.fail("model.attention.mode", ATTENTION_MODES.map((x) => `"${x}"`).join(" or "), a.mode);
+  }
+  const mode = a.mode as AttentionMode;
+  return { mode, block_size: mode === "block-causal" ? c.int(a, "block_size", "model.attention.block_size", 1) : 0 };
 }
 
 /** v2 chat and infill templates: each present (null allowed), typed, and the infill one has its three slots. */

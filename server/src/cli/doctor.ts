@@ -42,6 +42,8 @@ export interface DoctorReport {
     fits?: boolean;
     chatTemplate?: boolean;
     infill?: string | null;
+    /** Block-causal bundles (issue 20): the model's block size and the family's released sizes, projected. */
+    blockCausal?: { blockSize: number; released: ReleasedSize[] };
   };
 }
 
@@ -76,6 +78,9 @@ export async function doctorReport(opts: { bundleDir?: string; tryProviders?: bo
       fits: fp.residentBytes <= b.availableBytes,
       chatTemplate: bundle.chat != null,
       infill: c.infill?.template ?? null,
+      ...(c.model.attention?.mode === "block-causal"
+        ? { blockCausal: { blockSize: c.model.attention.block_size, released: releasedSizes(c.model.architecture ?? "") } }
+        : {}),
     });
     modelPath = bundle.modelPath;
     probes = c.probes;
@@ -120,9 +125,52 @@ export function formatDoctor(r: DoctorReport): string {
       }
       lines.push(`  chat template: ${b.chatTemplate ? "yes (edit/generate and the CLI apply it; --raw skips it)" : "no"}; ` +
         `infill: ${b.infill ?? "no"}`);
+      if (b.blockCausal) {
+        lines.push(`  attention: block-causal, block ${b.blockCausal.blockSize} (finished blocks' K/V exact; cache prefix by default)`);
+        for (const r of b.blockCausal.released) {
+          const est = (bytes: number) => formatBytes(Math.ceil(r.params * bytes * RESIDENT_FACTOR));
+          lines.push(`  released ${r.name}: ${(r.params / 1e9).toFixed(2)} B parameters; resident fp16 ${est(2)} (GPU), ` +
+            `int8 ${est(1)} (CPU); K/V ${formatBytes(r.kvBytesPerToken)} per cached token`);
+        }
+      }
     }
   }
   return lines.join("\n");
+}
+
+/** A released checkpoint of a block-causal family: parameter count and K/V bytes per token (float32 K/V). */
+export interface ReleasedSize {
+  name: string;
+  params: number;
+  kvBytesPerToken: number;
+}
+
+/**
+ * The released sizes of the block-causal families, from their config.json geometry (Qwen3 / Qwen2.5
+ * bodies): parameters = embedding (+ untied head) + layers x (attention + MLP + norms); K/V per token =
+ * 2 x layers x kv_heads x head_dim x 4 bytes. What each costs before downloading it (docs/bring-your-own-dllm.md).
+ */
+export function releasedSizes(architecture: string): ReleasedSize[] {
+  const g = (name: string, vocab: number, d: number, layers: number, heads: number, kv: number, hd: number, ff: number,
+    tied: boolean, qkvBias: boolean, qkNorm: boolean): ReleasedSize => {
+    const attn = d * heads * hd + 2 * d * kv * hd + heads * hd * d + (qkvBias ? heads * hd + 2 * kv * hd : 0) + (qkNorm ? 2 * hd : 0);
+    const layer = attn + 3 * d * ff + 2 * d;
+    return { name, params: vocab * d * (tied ? 1 : 2) + layers * layer + d, kvBytesPerToken: 2 * layers * kv * hd * 4 };
+  };
+  if (architecture === "sdar") {
+    return [
+      g("SDAR-1.7B-Chat", 151936, 2048, 28, 16, 8, 128, 6144, true, false, true),
+      g("SDAR-4B-Chat", 151936, 2560, 36, 32, 8, 128, 9728, false, false, true),
+      g("SDAR-8B-Chat", 151936, 4096, 36, 32, 8, 128, 12288, false, false, true),
+    ];
+  }
+  if (architecture === "fast-dllm-v2") {
+    return [
+      g("Fast_dLLM_v2_1.5B", 151936, 1536, 28, 12, 2, 128, 8960, true, true, false),
+      g("Fast_dLLM_v2_7B", 152064, 3584, 28, 28, 4, 128, 18944, false, true, false),
+    ];
+  }
+  return [];
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {

@@ -12,6 +12,12 @@
  * point) or when `refreshEvery` forwards have used the cache. With refreshEvery = 1 every forward is a full
  * forward, so `prefix` and `dual` equal `none` token for token.
  *
+ * Block-causal models (SDAR, Fast-dLLM v2; `blockSize` set): a position reads only its own and earlier
+ * blocks, so the K/V of a finished block never change. `prefix` and `dual` then keep the K/V of every
+ * finished block, computed once and never refreshed, extend them as blocks finish, and compute per forward
+ * only the current block (plus the row before it when the shift needs it; positions after the block are
+ * invisible to it and are not computed). The cross-request prompt cache stores and reuses whole blocks only.
+ *
  * Cancellation: the cache state is replaced only after a forward has returned, so an abort during a
  * (pre)fill leaves the previous, complete state (or none).
  */
@@ -27,6 +33,10 @@ export interface CachePolicy {
   mode: CacheMode;
   /** Refresh after this many forwards used one capture (1 = every forward); null = only when the cached tokens change. */
   refreshEvery: number | null;
+  /** Block-causal bundles: the model's block size (bundle.json model.attention.block_size); exact, no refresh. */
+  blockSize?: number;
+  /** With blockSize and a shift: the mask id (a masked block start needs the row before it). */
+  maskId?: number;
 }
 
 type Span = readonly [number, number];
@@ -68,6 +78,7 @@ export class KvCacheModel implements DllmModel {
       const res = await this.inner.forward(ids, request);
       return { ...res, cache: { tokens: seq, refreshed: false } };
     }
+    if (this.policy.blockSize) return this.forwardBlockCausal(ids, start, end, first, this.policy.blockSize);
     // With a logit shift the row before the block must be computed in the query (its hidden state predicts row start).
     const q0 = Math.max(0, start - (this.inner.shift ? 1 : 0));
     const spans: Span[] = [[0, q0]];
@@ -129,6 +140,51 @@ export class KvCacheModel implements DllmModel {
       this.prompts.store(ids.slice(0, promptLen), sliceKv(whole, g, [[0, promptLen]]));
     }
     return { rowStart: start, logits: res.logits, vocab: res.vocab, activations: res.activations, cache: { tokens: ids.length - from, refreshed: true } };
+  }
+
+  /**
+   * Block-causal: cached = whole finished blocks [0, n); query = [n, end). The query starts at the block
+   * holding its first needed row: `start`, or `start - 1` when the shift must predict a masked `start`
+   * (Fast-dLLM v2's next-token row). After the forward, the blocks before `start`'s are final: their K/V
+   * (computed with their whole block in view) extend the cache.
+   */
+  private async forwardBlockCausal(ids: Int32Array, start: number, end: number, first: boolean, bs: number): Promise<ForwardResult> {
+    const g = this.inner.kv;
+    // Row `start` of an unmasked position is not read by the sampler, so the shifted row is computed only
+    // when it predicts a mask (as generate() computes the next token only from the finishing forward).
+    const firstRow = this.inner.shift && start > 0 && ids[start] === this.policy.maskId ? start - 1 : start;
+    const queryStart = Math.floor(firstRow / bs) * bs;
+    const finalEnd = Math.floor(start / bs) * bs;
+    let n = 0;
+    let past: KvSpan | null = null;
+    const s = this.state;
+    if (s) {
+      const usable = Math.min(s.kv.length, queryStart);
+      while (n < usable && s.tokens[n] === ids[n]) n++;
+      n = Math.floor(n / bs) * bs;
+      if (n > 0) past = n === s.kv.length ? s.kv : sliceKv(s.kv, g, [[0, n]]);
+    } else if (first && this.prompts && queryStart > 0) {
+      const hit = this.prompts.lookup(ids.subarray(0, queryStart));
+      if (hit) {
+        // Only whole blocks: a block cut in the middle was computed with other tokens after the cut.
+        n = Math.floor(Math.min(hit.length, queryStart) / bs) * bs;
+        if (n > 0) past = sliceKv(hit.kv, g, [[0, n]]);
+      }
+    }
+    const res = await this.inner.forwardCache({
+      ids: ids.slice(n, end),
+      positions: range(n, end),
+      past,
+      want: { start: start - n, end: end - n },
+    });
+    if (finalEnd > n) {
+      const kv = concatKv(past ?? sliceKv(res.present, g, [[0, 0]]), sliceKv(res.present, g, [[0, finalEnd - n]]), g);
+      this.state = { spans: [[0, finalEnd]], tokens: ids.slice(0, finalEnd), kv, uses: 1 };
+      if (first && this.prompts) this.prompts.store(ids.slice(0, finalEnd), kv);
+    } else if (!s && past) {
+      this.state = { spans: [[0, n]], tokens: ids.slice(0, n), kv: past, uses: 1 };
+    }
+    return { rowStart: start, logits: res.logits, vocab: res.vocab, activations: res.activations, cache: { tokens: end - n, refreshed: n === 0 } };
   }
 
   async dispose(): Promise<void> {

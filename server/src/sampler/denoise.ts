@@ -13,6 +13,7 @@ import type { StepDecision, StepView, StopRule } from "../stop/rule";
 import { SeededRandom, gumbelArgmax } from "./gumbel";
 import { transferCounts } from "./schedule";
 import { argmaxRow, softmaxProb, topKByConfidence } from "./select";
+import { alignedBlocks, alignedGenEnd, decodeWindow, eosSettled } from "./sub-blocks";
 
 export interface DenoiseOptions {
   promptIds: readonly number[];
@@ -28,6 +29,15 @@ export interface DenoiseOptions {
   seed?: number;
   signal?: AbortSignal;
   onStep?: (event: StepEvent) => void;
+  /**
+   * Block-causal bundles (SDAR, Fast-dLLM v2): the model's block size. Blocks then sit on its boundaries
+   * (the first completes the prompt's partial block) and the generation ends on one (sub-blocks.ts).
+   */
+  modelBlockSize?: number;
+  /** Fast-dLLM v2: decode each block in sub-blocks of this length, one commit + the rule's per step. */
+  subBlockLength?: number;
+  /** The model's logit shift (Fast-dLLM v2): a block's masked first position is decoded alone first. */
+  shift?: boolean;
 }
 
 export interface DenoiseResult {
@@ -49,15 +59,21 @@ interface StepChoice {
 
 export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOptions): Promise<DenoiseResult> {
   const promptLen = o.promptIds.length;
-  const genEnd = promptLen + o.genLength;
+  const bs = o.modelBlockSize;
+  const genEnd = bs ? alignedGenEnd(promptLen, o.genLength, bs) : promptLen + o.genLength;
+  const spans: [number, number][] = bs
+    ? alignedBlocks(promptLen, genEnd, bs)
+    : Array.from({ length: o.genLength / o.blockLength }, (_, b) => [promptLen + b * o.blockLength, promptLen + (b + 1) * o.blockLength]);
+  const sub = o.subBlockLength;
   const seqLen = genEnd + (o.suffixIds?.length ?? 0);
   const ids = new Int32Array(seqLen);
   ids.set(o.promptIds);
   ids.fill(o.maskId, promptLen, genEnd);
   if (o.suffixIds) ids.set(o.suffixIds, genEnd);
   const numBlocks = o.genLength / o.blockLength;
-  const budget = o.steps / numBlocks;
-  const counts = transferCounts(o.schedule, o.blockLength, budget);
+  const blockBudget = o.steps / numBlocks;
+  // Counts from the full block length even for a partial first block, as SDAR's get_num_transfer_tokens.
+  const counts = transferCounts(o.schedule, o.blockLength, blockBudget);
   const temperature = o.temperature ?? 0;
   const rng = new SeededRandom(o.seed ?? 0);
   const blocks: BlockTrace[] = [];
@@ -76,10 +92,12 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
     checkCancelled();
     return { res, ms };
   };
-  const choose = (res: ForwardResult, start: number, end: number): StepChoice => {
+  /** x0/confidence on the masked positions of [from, to) (default: the block); visible = the block's. */
+  const choose = (res: ForwardResult, start: number, end: number, from = start, to = end): StepChoice => {
     const visible: number[] = [];
     const masked: number[] = [];
-    for (let p = start; p < end; p++) (ids[p] === o.maskId ? masked : visible).push(p);
+    for (let p = start; p < end; p++) if (ids[p] !== o.maskId) visible.push(p);
+    for (let p = from; p < to; p++) if (ids[p] === o.maskId) masked.push(p);
     const x0 = new Int32Array(masked.length);
     const confidence = new Float64Array(masked.length);
     masked.forEach((p, i) => {
@@ -104,9 +122,11 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
   };
 
   let eosSeen = false;
-  for (let b = 0; b < numBlocks; b++) {
-    const start = promptLen + b * o.blockLength;
-    const end = start + o.blockLength;
+  for (let b = 0; b < spans.length; b++) {
+    const [start, end] = spans[b];
+    // Sub-block decoding has no fixed budget (generate() loops until the block is complete): one commit at
+    // least per step, so the block's masks bound its forwards.
+    const budget = sub ? countMasked(ids, start, end, o.maskId) : blockBudget;
     if (eosSeen) {
       ids.fill(o.eosId, start, end);
       blocks.push(emptyBlock(b, start, end, budget));
@@ -114,7 +134,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
     }
     let maskedInGen = 0;
     for (let p = promptLen; p < genEnd; p++) if (ids[p] === o.maskId) maskedInGen++;
-    rule.beginBlock({ index: b, start, end, budget, maskedFraction: maskedInGen / o.genLength });
+    rule.beginBlock({ index: b, start, end, budget, maskedFraction: maskedInGen / (genEnd - promptLen) });
     const thresholds = rule.blockThresholds();
     const block: BlockTrace = {
       index: b,
@@ -135,9 +155,11 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
       o.onStep?.({ block: b, blockBudget: budget, delta: block.delta, step });
     };
 
+    const blockStart = bs ? Math.floor(start / bs) * bs : start;
     for (let t = 1; t <= budget; t++) {
+      const win = sub ? decodeWindow(ids, o.maskId, start, end, blockStart, sub, o.shift ?? false) : null;
       const { res, ms: forwardMs } = await timedForward(start, end);
-      const c = choose(res, start, end);
+      const c = win ? choose(res, start, end, win[0], win[1]) : choose(res, start, end);
       if (c.masked.length === 0) break; // defensive: the loop below ends blocks once all are committed
       const view: StepView = {
         step: t,
@@ -161,11 +183,17 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
       const polish = rule.polishSteps;
       const stopNow = decision.stop && t + polish < budget;
       // The last step commits whatever is left, so a block never ends with masks (the counts sum to L anyway).
-      const k = t === budget ? c.masked.length : Math.min(counts[t - 1], c.masked.length);
+      // Sub-blocks: the most confident one every step (generate(): unmask_idx[argmax] = True).
+      const k = sub ? 1 : t === budget ? c.masked.length : Math.min(counts[t - 1], c.masked.length);
       const scheduled = topKByConfidence(c.masked, c.confidence, k);
       const scheduledSet = new Set(scheduled);
       let chosen: number[];
-      if (stopNow && polish === 0) {
+      if (stopNow && polish === 0 && sub) {
+        // argmax fill of every still-masked position of the block (not only the sub-block)
+        const rest = choose(res, start, end);
+        for (let i = 0; i < rest.masked.length; i++) ids[rest.masked[i]] = rest.x0[i];
+        chosen = c.masked.map((_, i) => i);
+      } else if (stopNow && polish === 0) {
         chosen = c.masked.map((_, i) => i); // argmax fill of every still-masked position
       } else {
         chosen = [...scheduled];
@@ -222,7 +250,13 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
         break;
       }
       if (countMasked(ids, start, end, o.maskId) === 0) {
-        block.endedBy = t === budget ? "budget" : "all-committed";
+        block.endedBy = t === budget && !sub ? "budget" : "all-committed";
+        break;
+      }
+      if (sub && eosSettled(ids, promptLen, genEnd, o.eosId, o.maskId)) {
+        // Fast-dLLM v2 stops here; the text ends at the eos, so the block's other masks become eos.
+        for (let p = start; p < end; p++) if (ids[p] === o.maskId) ids[p] = o.eosId;
+        block.endedBy = "all-committed";
         break;
       }
     }
@@ -232,7 +266,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
 
   return {
     ids,
-    outputIds: Array.from(ids.subarray(promptLen, genEnd)),
+    outputIds: Array.from(ids.subarray(promptLen, genEnd)),   // block-causal: up to the block boundary
     blocks,
     forwardMs: forwardMsTotal,
     ruleMs: ruleMsTotal,

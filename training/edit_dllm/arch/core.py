@@ -1,10 +1,11 @@
-"""One bidirectional LLaMA-family transformer for every converted dLLM (LLaDA, Dream family, LLaMA/SmolLM2).
+"""One LLaMA-family transformer for every converted dLLM (LLaDA, Dream family, LLaMA/SmolLM2, SDAR, Fast-dLLM v2).
 
 Written from the architectures' published descriptions (LLaDA: arXiv 2502.09992 §2 and its
 modeling_llada.py; Dream: arXiv 2508.15487 and modeling_dream.py, a Qwen2 body): pre-norm blocks of
-RMSNorm -> attention (rotary, grouped-query, NO causal mask) -> residual, RMSNorm -> SwiGLU MLP ->
+RMSNorm -> attention (rotary, grouped-query; no mask, or the block-causal one) -> residual, RMSNorm -> SwiGLU MLP ->
 residual; a final RMSNorm and an untied or tied output head. Only what differs between the families is
-a parameter (CoreConfig): q/k/v bias, other-linear bias, tied head, rotary theta, the logit shift.
+a parameter (CoreConfig): q/k/v bias, other-linear bias, tied head, rotary theta, the logit shift, q/k
+norms (Qwen3), the attention mode and its block size.
 
 Forward signature (the cache graph of docs/kv-cache.md, shared with onnx_cache_export.py):
 
@@ -12,9 +13,14 @@ Forward signature (the cache graph of docs/kv-cache.md, shared with onnx_cache_e
             want LongTensor[2]) -> (logits [B, w1-w0, V], probes {module: [B, w1-w0, d_out]},
                                     presents: list[(k, v)] per layer, each [B, kvh, q, hd])
 
-K is cached with rotary applied. Attention is bidirectional without a mask, so the order of the cached
-positions is irrelevant. With `shift` (Dream family) the logits row of query position j comes from the
-hidden state of j - 1 (row 0 from its own, as Dream's sampler does: cat([logits[:, :1], logits[:, :-1]])).
+K is cached with rotary applied. With `attention = "bidirectional"` (LLaDA, Dream) there is no mask, so the
+order of the cached positions is irrelevant. With `attention = "block-causal"` (SDAR, Fast-dLLM v2) query
+position i reads key j iff block(j) <= block(i), block = absolute position // block_size, and every past
+key is readable: the caller caches only whole blocks that precede the query (then the cached K/V are
+exact, docs/kv-cache.md). With `shift` (Dream family, Fast-dLLM v2) the logits row of query position j
+comes from the hidden state of j - 1 (row 0 from its own, as Dream's sampler and Fast-dLLM v2's generate
+do: cat([logits[:, :1], logits[:, :-1]])). With `qk_norm` (Qwen3 / SDAR) each head's q and k pass an
+RMSNorm of width head_dim before rotary.
 
 Module names are the core's own (`layers.{i}.q_proj`, ...); arch/layouts.py maps each checkpoint
 layout's names onto them and back, so probe names in a bundle are the checkpoint's names.
@@ -45,9 +51,18 @@ class CoreConfig:
     qkv_bias: bool = False   # Qwen2 / Dream: True
     bias: bool = False       # bias on o_proj and the MLP (LLaDA include_bias; False in every released model)
     tied_head: bool = False  # head = embedding matrix (LLaDA weight_tying, HF tie_word_embeddings)
-    shift: bool = False      # hidden i-1 predicts token i (Dream family)
+    shift: bool = False      # hidden i-1 predicts token i (Dream family, Fast-dLLM v2)
+    qk_norm: bool = False    # RMSNorm over each head's q and k before rotary (Qwen3 / SDAR)
+    # "bidirectional" (LLaDA, Dream) or "block-causal" (SDAR, Fast-dLLM v2): position i attends to j iff
+    # j // block_size <= i // block_size, i.e. causal across blocks, bidirectional inside a block.
+    attention: str = "bidirectional"
+    block_size: int = 0      # the block-causal block (SDAR config block_size, Fast-dLLM v2 bd_size)
 
     def __post_init__(self) -> None:
+        if self.attention not in ("bidirectional", "block-causal"):
+            raise ValueError(f"attention must be 'bidirectional' or 'block-causal', got {self.attention!r}")
+        if self.attention == "block-causal" and self.block_size < 1:
+            raise ValueError(f"block-causal attention needs block_size >= 1, got {self.block_size}")
         if self.n_heads % self.n_kv_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
         if self.head_dim % 2:
@@ -110,6 +125,17 @@ def rotary_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float) -> t
     return emb.cos(), emb.sin()
 
 
+def block_causal_allowed(position_ids: torch.Tensor, past_k: torch.Tensor, block_size: int) -> torch.Tensor:
+    """[B, q, p + q] bool: query i may read key j. Past keys are always readable: the engine caches only
+    whole blocks before the query's first block (docs/kv-cache.md), so their block is < every query's.
+    Among the query: key block <= query block (SDAR generate.py's tril over blocks repeated block_size
+    times; Fast-dLLM v2 eval_block_diff_mask: q_idx // bs >= kv_idx // bs on absolute positions)."""
+    qb = torch.div(position_ids, block_size, rounding_mode="floor")                  # [B, q]
+    past_b = torch.full_like(past_k[:, 0, :, 0], -1.0).to(qb.dtype)                  # [B, p]: always visible
+    kb = torch.cat((past_b, qb), dim=1)                                              # [B, p + q]
+    return kb[:, None, :] <= qb[:, :, None]
+
+
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -133,13 +159,19 @@ class Block(nn.Module):
         self.gate_proj = LoraLinear(c.d_model, c.d_ff, c.bias)
         self.up_proj = LoraLinear(c.d_model, c.d_ff, c.bias)
         self.down_proj = LoraLinear(c.d_ff, c.d_model, c.bias)
+        if c.qk_norm:  # Qwen3: one RMSNorm of width head_dim shared by all heads, before rotary
+            self.q_norm = RMSNorm(c.head_dim, c.rms_eps)
+            self.k_norm = RMSNorm(c.head_dim, c.rms_eps)
 
-    def forward(self, x, cos, sin, past_k, past_v):
+    def forward(self, x, cos, sin, past_k, past_v, allowed=None):
         c = self.c
         b, q, _ = x.shape
         h = self.attn_norm(x)
-        qh = self.q_proj(h).view(b, q, c.n_heads, c.head_dim).transpose(1, 2)
-        kh = self.k_proj(h).view(b, q, c.n_kv_heads, c.head_dim).transpose(1, 2)
+        qh = self.q_proj(h).view(b, q, c.n_heads, c.head_dim)
+        kh = self.k_proj(h).view(b, q, c.n_kv_heads, c.head_dim)
+        if c.qk_norm:
+            qh, kh = self.q_norm(qh), self.k_norm(kh)
+        qh, kh = qh.transpose(1, 2), kh.transpose(1, 2)
         vh = self.v_proj(h).view(b, q, c.n_kv_heads, c.head_dim).transpose(1, 2)
         qh, kh = apply_rotary(qh, cos, sin), apply_rotary(kh, cos, sin)
         keys = torch.cat((past_k, kh), dim=2)
@@ -148,9 +180,11 @@ class Block(nn.Module):
         if rep > 1:  # query head j reads kv head j // rep (HF repeat_kv, LLaDA repeat_interleave)
             keys = keys.repeat_interleave(rep, dim=1)
             values = values.repeat_interleave(rep, dim=1)
-        # Written out (not SDPA) so the ONNX graph is plain MatMul/Softmax on every provider; no mask.
-        scores = (qh @ keys.transpose(-1, -2)) * (1.0 / math.sqrt(c.head_dim))
-        attn = torch.softmax(scores.float(), dim=-1).to(vh.dtype) @ values
+        # Written out (not SDPA) so the ONNX graph is plain MatMul/Softmax on every provider.
+        scores = ((qh @ keys.transpose(-1, -2)) * (1.0 / math.sqrt(c.head_dim))).float()
+        if allowed is not None:  # block-causal: every row allows at least its own position, so no row is all -inf
+            scores = scores.masked_fill(~allowed[:, None], float("-inf"))
+        attn = torch.softmax(scores, dim=-1).to(vh.dtype) @ values
         x = x + self.o_proj(attn.transpose(1, 2).reshape(b, q, c.n_heads * c.head_dim))
         h = self.mlp_norm(x)
         x = x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
@@ -178,7 +212,13 @@ class BidirectionalLM(nn.Module):
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         w = self.embed.weight if self.lm_head is None else self.lm_head.weight
-        return F.linear(h, w)
+        if self.lm_head is not None:
+            return F.linear(h, w)
+        # Tied head: a 2-D linear with a bias exports as Gemm(transB=1) reading the embedding itself; any other
+        # form exports MatMul with a constant-folded transposed copy, storing the embedding twice (SDAR-1.7B:
+        # +1.24 GB fp32). The zero bias adds nothing to the logits.
+        zero = torch.zeros(w.shape[0], dtype=h.dtype, device=h.device)
+        return F.linear(h.reshape(-1, h.shape[-1]), w, zero).reshape(*h.shape[:-1], w.shape[0])
 
     def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor,
                 past: list[tuple[torch.Tensor, torch.Tensor]], want: torch.Tensor):
@@ -188,11 +228,13 @@ class BidirectionalLM(nn.Module):
         # spans are float32 for every bundle, so one feed serves all dtypes (a no-op for fp32).
         half = x.dtype != torch.float32
         cos, sin = rotary_cos_sin(position_ids, c.head_dim, c.rope_theta)
+        allowed = (block_causal_allowed(position_ids, past[0][0], c.block_size)
+                   if c.attention == "block-causal" else None)
         presents = []
         for layer, (pk, pv) in zip(self.layers, past):
             if half:
                 pk, pv = pk.to(x.dtype), pv.to(x.dtype)
-            x, kv = layer(x, cos, sin, pk, pv)
+            x, kv = layer(x, cos, sin, pk, pv, allowed)
             presents.append((kv[0].float(), kv[1].float()) if half else kv)
         x = self.norm(x)
         w0, w1 = want[0], want[1]

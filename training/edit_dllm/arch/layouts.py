@@ -7,6 +7,14 @@
   names (`model.layers.{i}.self_attn.*`, `mlp.*`, `lm_head`), q/k/v biases, GQA, and the logit shift.
 - `llama` (model_type "llama"; SmolLM2 adapted to masked diffusion, edit_dllm/smollm): the same HF names,
   biases from attention_bias / mlp_bias, tied head from tie_word_embeddings, shift chosen by the caller.
+- `sdar` (model_type "sdar", SDARForCausalLM; JetLM/SDAR-1.7B/4B/8B-Chat): a Qwen3 body (HF names plus
+  `self_attn.q_norm` / `k_norm`, no q/k/v bias), block-causal attention with config `block_size`, NO
+  shift, mask id from config `mask_token_id` (modeling_sdar.py / configuration_sdar.py in JetAstra/SDAR).
+- `fast-dllm-v2` (model_type "Fast_dLLM_Qwen", Fast_dLLM_QwenForCausalLM; Efficient-Large-Model/
+  Fast_dLLM_v2_1.5B, 7B): a Qwen2.5 body (q/k/v bias, no o_proj bias), block-causal attention with config
+  `bd_size` (default 32, as its configuration.py), the logit shift kept from the AR model; its config has
+  no mask id (generate() defaults to 151665, the tokenizer's `|<MASK>|`), so the converter reads it from
+  the tokenizer.
 
 Anything a family's config enables that the core does not implement (ALiBi, rope scaling, sliding
 windows, block groups, other norms or activations) is refused by name instead of converting wrongly.
@@ -70,10 +78,19 @@ HF_LLAMA = Layout(
 )
 
 
+# Qwen3 (SDAR): the HF names plus the per-head q/k norms.
+HF_QWEN3 = Layout(
+    name="hf-qwen3",
+    layer_prefix=HF_LLAMA.layer_prefix,
+    layer_map={**HF_LLAMA.layer_map, "q_norm": "self_attn.q_norm", "k_norm": "self_attn.k_norm"},
+    global_map=HF_LLAMA.global_map,
+)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What a checkpoint's config.json says, in the core's terms."""
-    architecture: str                 # bundle.json model.architecture: "llada" | "dream" | "llama"
+    architecture: str                 # bundle.json model.architecture: "llada" | "dream" | "llama" | "sdar" | "fast-dllm-v2"
     core: CoreConfig
     layout: Layout
     ids: dict[str, int | None] = field(default_factory=dict)   # mask, eos, pad, bos (None when absent)
@@ -128,7 +145,8 @@ def llada_spec(cfg: Mapping[str, Any], file: Path) -> ModelSpec:
     return ModelSpec("llada", core, LLADA, ids, cfg.get("max_sequence_length"))
 
 
-def _qwen_llama_core(cfg: Mapping[str, Any], file: Path, qkv_bias: bool, bias: bool, shift: bool) -> CoreConfig:
+def _qwen_llama_core(cfg: Mapping[str, Any], file: Path, qkv_bias: bool, bias: bool, shift: bool,
+                     qk_norm: bool = False, block_size: int = 0) -> CoreConfig:
     if cfg.get("rope_scaling"):
         _refuse(file, "rope_scaling", cfg["rope_scaling"], "plain rotary only")
     if cfg.get("use_sliding_window"):
@@ -145,7 +163,8 @@ def _qwen_llama_core(cfg: Mapping[str, Any], file: Path, qkv_bias: bool, bias: b
                       d_ff=int(_get(cfg, "intermediate_size", file)),
                       rope_theta=float(_get(cfg, "rope_theta", file, 10000.0)),
                       rms_eps=float(_get(cfg, "rms_norm_eps", file, 1e-6)), qkv_bias=qkv_bias, bias=bias,
-                      tied_head=bool(cfg.get("tie_word_embeddings", False)), shift=shift)
+                      tied_head=bool(cfg.get("tie_word_embeddings", False)), shift=shift, qk_norm=qk_norm,
+                      attention="block-causal" if block_size else "bidirectional", block_size=block_size)
 
 
 def dream_spec(cfg: Mapping[str, Any], file: Path) -> ModelSpec:
@@ -167,7 +186,36 @@ def llama_spec(cfg: Mapping[str, Any], file: Path, shift: bool = False) -> Model
     return ModelSpec("llama", core, HF_LLAMA, ids, cfg.get("max_position_embeddings"))
 
 
-SPECS = {"llada": llada_spec, "dream": dream_spec, "llama": llama_spec}
+def _block_size(cfg: Mapping[str, Any], key: str, file: Path, default: Any = ...) -> int:
+    v = _get(cfg, key, file, default)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ConvertError(file, f"'{key}' = {v!r}: expected the block-diffusion block size, a positive integer")
+    return v
+
+
+def sdar_spec(cfg: Mapping[str, Any], file: Path) -> ModelSpec:
+    if cfg.get("attention_bias"):  # SDAR's attention_bias also biases o_proj, which the core ties to the MLP's bias
+        _refuse(file, "attention_bias", True, "Qwen3 attention without biases (every released SDAR)")
+    bs = _block_size(cfg, "block_size", file)
+    core = _qwen_llama_core(cfg, file, qkv_bias=False, bias=False, shift=False, qk_norm=True, block_size=bs)
+    ids = {"mask": _first_id(_get(cfg, "mask_token_id", file)), "eos": _first_id(cfg.get("eos_token_id")),
+           "pad": _first_id(cfg.get("pad_token_id")), "bos": _first_id(cfg.get("bos_token_id"))}
+    return ModelSpec("sdar", core, HF_QWEN3, ids, cfg.get("max_position_embeddings"))
+
+
+def fast_dllm_v2_spec(cfg: Mapping[str, Any], file: Path) -> ModelSpec:
+    layer_types = cfg.get("layer_types")
+    if layer_types and any(t != "full_attention" for t in layer_types):
+        _refuse(file, "layer_types", sorted(set(layer_types)), "full_attention in every layer")
+    bs = _block_size(cfg, "bd_size", file, 32)
+    core = _qwen_llama_core(cfg, file, qkv_bias=True, bias=False, shift=True, block_size=bs)
+    ids = {"mask": _first_id(cfg.get("mask_token_id")), "eos": _first_id(cfg.get("eos_token_id")),
+           "pad": _first_id(cfg.get("pad_token_id")), "bos": _first_id(cfg.get("bos_token_id"))}
+    return ModelSpec("fast-dllm-v2", core, HF_LLAMA, ids, cfg.get("max_position_embeddings"))
+
+
+SPECS = {"llada": llada_spec, "dream": dream_spec, "llama": llama_spec, "sdar": sdar_spec,
+         "fast_dllm_qwen": fast_dllm_v2_spec}
 
 
 def model_spec(cfg: Mapping[str, Any], file: Path) -> ModelSpec:
@@ -177,7 +225,8 @@ def model_spec(cfg: Mapping[str, Any], file: Path) -> ModelSpec:
     if key not in SPECS:
         raise ConvertError(file, f"model_type {mt!r} is not supported; supported model_type values: "
                                  f"'llada' (LLaDA-8B, LLaDA-1.5), 'Dream' (Dream-v0, DiffuCoder, Dream-Coder), "
-                                 f"'llama' (an HF LLaMA adapted to masked diffusion)")
+                                 f"'llama' (an HF LLaMA adapted to masked diffusion), 'sdar' (SDAR-1.7B/4B/8B), "
+                                 f"'Fast_dLLM_Qwen' (Fast-dLLM v2 1.5B, 7B)")
     return SPECS[key](cfg, file)
 
 

@@ -25,6 +25,14 @@ LLADA_SPECIALS = ["<|startoftext|>", "<|endoftext|>", "<|eot_id|>", "<|start_hea
                   "<|mdm_mask|>"]
 DREAM_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>",
                   "<|fim_suffix|>", "<|mask|>"]
+# SDAR (Qwen3 tokenizer + <|MASK|>) and Fast-dLLM v2 (Qwen2.5 tokenizer + |<MASK>|): the mask token names
+# of the released tokenizers (SDAR config mask_token_id 151669; Fast-dLLM v2 generate() mask_id 151665).
+SDAR_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>",
+                 "<|fim_suffix|>", "<|MASK|>"]
+FAST_DLLM_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>",
+                      "<|fim_suffix|>", "|<MASK>|"]
+SPECIALS = {"llada": LLADA_SPECIALS, "dream": DREAM_SPECIALS, "sdar": SDAR_SPECIALS, "fast-dllm-v2": FAST_DLLM_SPECIALS}
+FAMILIES = tuple(SPECIALS)
 # Chat templates in the style of each family's tokenizer_config.json (LLaMA-3 headers; Qwen2 ChatML).
 LLADA_CHAT = ("{{ bos_token }}{% for message in messages %}<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
               "{{ message['content'] | trim }}<|eot_id|>{% endfor %}"
@@ -73,6 +81,24 @@ def train_bpe(out_file: Path, specials: list[str], vocab_size: int = 320) -> dic
 
 
 def _config(family: str, sp: dict[str, int], rows: int) -> dict:
+    if family == "sdar":   # the keys of SDAR-4B-Chat's config.json (JetAstra/SDAR training/model/), tiny sizes
+        return {"architectures": ["SDARForCausalLM"], "model_type": "sdar", "attention_bias": False,
+                "attention_dropout": 0.0, "bos_token_id": sp["<|endoftext|>"], "eos_token_id": sp["<|endoftext|>"],
+                "block_size": 4, "mask_token_id": sp["<|MASK|>"], "fuse_cross_entropy": False, "head_dim": 16,
+                "hidden_act": "silu", "hidden_size": 32, "initializer_range": 0.02, "intermediate_size": 64,
+                "max_position_embeddings": 512, "max_window_layers": 2, "num_attention_heads": 4,
+                "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_scaling": None,
+                "rope_theta": 1000000, "sliding_window": None, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+                "use_cache": False, "use_sliding_window": False, "vocab_size": rows}
+    if family == "fast-dllm-v2":   # Fast_dLLM_QwenConfig's keys (a Qwen2 config + bd_size), tied head as the 1.5B
+        return {"architectures": ["Fast_dLLM_QwenForCausalLM"], "model_type": "Fast_dLLM_Qwen",
+                "attention_dropout": 0.0, "bd_size": 8, "bos_token_id": sp["<|endoftext|>"], "conplemenrary_mask": True,
+                "eos_token_id": sp["<|im_end|>"], "pad_token_id": sp["<|im_end|>"],
+                "layer_types": ["full_attention", "full_attention"], "hidden_act": "silu", "hidden_size": 32, "initializer_range": 0.02,
+                "intermediate_size": 64, "max_position_embeddings": 512, "max_window_layers": 2,
+                "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-06,
+                "rope_scaling": None, "rope_theta": 1000000.0, "sliding_window": None, "tie_word_embeddings": True,
+                "torch_dtype": "bfloat16", "use_cache": True, "use_sliding_window": False, "vocab_size": rows}
     if family == "llada":
         return {"architectures": ["LLaDAModelLM"], "model_type": "llada", "activation_type": "silu", "alibi": False,
                 "alibi_bias_max": 8.0, "attention_dropout": 0.0, "attention_layer_norm": False, "block_group_size": 1,
@@ -101,7 +127,7 @@ def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0, dims:
     from safetensors.torch import save_file
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    specials = LLADA_SPECIALS if family == "llada" else DREAM_SPECIALS
+    specials = SPECIALS[family]
     sp = train_bpe(out / "tokenizer.json", specials)
     from tokenizers import Tokenizer
     n_ids = max(Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab(with_added_tokens=True).values()) + 1
@@ -135,7 +161,14 @@ def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0, dims:
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total},
                                                                   "weight_map": weight_map}, indent=2))
-    if family == "llada":
+    if family in ("sdar", "fast-dllm-v2"):
+        mask = "<|MASK|>" if family == "sdar" else "|<MASK>|"
+        eos = "<|endoftext|>" if family == "sdar" else "<|im_end|>"
+        tc = {"bos_token": None, "eos_token": eos, "pad_token": "<|endoftext|>", "mask_token": mask,
+              "chat_template": DREAM_CHAT, "model_max_length": 512}
+        gc = {"bos_token_id": sp["<|endoftext|>"], "eos_token_id": [sp["<|im_end|>"], sp["<|endoftext|>"]],
+              "pad_token_id": sp["<|endoftext|>"]}
+    elif family == "llada":
         tc = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
               "chat_template": LLADA_CHAT, "model_max_length": 256}
         gc = {"bos_token_id": sp["<|startoftext|>"], "eos_token_id": sp["<|endoftext|>"], "pad_token_id": sp["<|endoftext|>"]}
@@ -224,7 +257,7 @@ def write_fixture(family: str, bundle_out: str | Path, golden_out: str | Path) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--family", choices=("llada", "dream"), required=True)
+    ap.add_argument("--family", choices=FAMILIES, required=True)
     ap.add_argument("--out", required=True, help="checkpoint directory, or with --golden the fixture bundle")
     ap.add_argument("--adapter", help="also write a tiny q/k/v LoRA adapter here")
     ap.add_argument("--golden", help="write a converted fixture bundle to --out and golden traces here")
