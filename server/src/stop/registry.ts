@@ -13,6 +13,8 @@
 import type { ParamValue } from "../../../protocol/lsp";
 import type { CertificateFlags } from "../../../protocol/trace";
 import { confidenceRule } from "./confidence";
+import { creditDecodingRule } from "./credit-decoding";
+import { dusRule } from "./dus";
 import type { RuleContext } from "./context";
 import type { RuleDefinition } from "./definition";
 import { ebSamplerRule } from "./eb-sampler";
@@ -27,10 +29,12 @@ import { fullRule } from "./full";
 import { jotRule } from "./jot";
 import { klassRule } from "./klass";
 import { lessRule } from "./less";
+import { prophetRule } from "./prophet";
 import { describeAccepted } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
 import { schedRule } from "./sched";
 import { stableConfidentRule } from "./stable-confident";
+import { winoRule } from "./wino";
 
 const DEFINITIONS: readonly RuleDefinition[] = [
   fullRule,
@@ -48,6 +52,11 @@ const DEFINITIONS: readonly RuleDefinition[] = [
   klassRule,
   ebSamplerRule,
   editCosRule,
+  // Issue 21: the newest peers.
+  prophetRule,
+  winoRule,
+  creditDecodingRule,
+  dusRule,
 ];
 const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
 
