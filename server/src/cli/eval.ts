@@ -15,9 +15,10 @@ import { CACHE_MODES } from "../model/kv-cache-model";
 import type { TaskItem } from "../tasks/index";
 import { UsageError } from "../errors";
 import { mergeSummaries, summarizeRun, type EvalSummary } from "../eval/analyze";
-import { DEFAULT_GRID, PEERS_GRID, PEER_FAMILIES, type Family, type SweepGrid } from "../eval/configs";
+import { DEFAULT_GRID, PEERS_GRID, PEER_FAMILIES, issue21Grid, type Family, type SweepGrid } from "../eval/configs";
 import { evalMarkdown, stopChoiceJson } from "../eval/report";
 import { runEval } from "../eval/run";
+import { writeCommitPolicyData } from "../eval/commit-policy-data";
 import { isProviderChoice } from "../model/providers";
 import { optInt, optNum } from "./generate";
 
@@ -36,6 +37,10 @@ export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [
   --tolerance: the default rule is the cheapest with val accuracy >= full - X (default 0.01).
   --check-items: re-run simulated configurations through the engine on the first N items (default 3).
   --peers-grid: the issue-14 sweep (every peer and composition, a reduced EDIT grid).
+  --policy-data FILE: write the learned commit policy's training rows (features + the commit oracle's labels)
+          from the val items (first --limit per task) to FILE (JSONL); training/edit_dllm/commit_policy.py trains on it.
+  --issue21-grid: every peer as published and its union variant, the newest peers, jot, confidence, the commit
+          oracle and the bundle's learned commit policy when it ships one (no EDIT sweep).
   --quick: a small sweep (for smoke tests). Writes DIR/eval.json, DIR/results.md, DIR/stop-choice.json
   (default DIR: eval/<bundle name>).
   --cache-modes none,prefix,dual: instead of the rule sweep, the K/V cache as the dimension (issue 11): the same
@@ -68,6 +73,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
       tolerance: { type: "string" },
       quick: { type: "boolean" },
       "peers-grid": { type: "boolean" },
+      "issue21-grid": { type: "boolean" },
+      "policy-data": { type: "string" },
       families: { type: "string" },
       merge: { type: "string", multiple: true },
       lanes: { type: "string" },
@@ -108,6 +115,25 @@ export async function evalCommand(argv: string[]): Promise<number> {
     splits.push({ name, items });
   }
   if (values["cache-modes"]) return cacheEvalCommand(values, splits);
+  if (values["policy-data"]) {
+    // The learned commit policy's training rows from the val items (first --limit per task).
+    const limit = optInt(values.limit, "--limit");
+    const per = new Map<string, number>();
+    const items = splits[0].items.filter((i) => {
+      const n = per.get(i.task) ?? 0;
+      per.set(i.task, n + 1);
+      return limit === undefined || n < limit;
+    });
+    const rows = await writeCommitPolicyData({
+      bundleDir: values.bundle,
+      threads: optInt(values.threads, "--threads"),
+      items,
+      out: values["policy-data"],
+      onProgress: (m) => process.stderr.write(`policy data: ${m}\n`),
+    });
+    process.stderr.write(`policy data: ${rows} rows from ${items.length} val items -> ${values["policy-data"]}\n`);
+    return 0;
+  }
   const FAMILIES: Family[] = ["edit", "edit-released", "confidence", "jot", ...PEER_FAMILIES, "commit-oracle"];
   let families: Set<Family> | null = null;
   if (values.families) {
@@ -124,7 +150,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     threads: optInt(values.threads, "--threads"),
     splits,
     limit: optInt(values.limit, "--limit"),
-    grid: families?.size === 0 ? { ...DEFAULT_GRID, fixedPolish: [0] } : values.quick ? QUICK_GRID : values["peers-grid"] ? PEERS_GRID : DEFAULT_GRID,
+    grid: families?.size === 0 ? { ...DEFAULT_GRID, fixedPolish: [0] } : values.quick ? QUICK_GRID : values["issue21-grid"] ? issue21Grid(false) : values["peers-grid"] ? PEERS_GRID : DEFAULT_GRID,
     families,
     checkItems: optInt(values["check-items"], "--check-items") ?? 3,
     lanes: optInt(values.lanes, "--lanes"),

@@ -25,10 +25,35 @@ export type Family =
   | "sched"
   | "edit-cos"
   | "composed"
-  | "commit-oracle";
+  | "commit-oracle"
+  // issue 21: the peers' earlier union variants, the newest peers and the learned commit policy
+  | "klass-union"
+  | "less-union"
+  | "eb-sampler-union"
+  | "prophet"
+  | "wino"
+  | "credit-decoding"
+  | "dus"
+  | "learned";
 
 /** Families that run through the engine with a rule spec from the registry (no simulation). */
-export const PEER_FAMILIES: readonly Family[] = ["less", "klass", "eb-sampler", "stable-confident", "sched", "edit-cos", "composed"];
+export const PEER_FAMILIES: readonly Family[] = [
+  "less",
+  "klass",
+  "eb-sampler",
+  "stable-confident",
+  "sched",
+  "edit-cos",
+  "composed",
+  "klass-union",
+  "less-union",
+  "eb-sampler-union",
+  "prophet",
+  "wino",
+  "credit-decoding",
+  "dus",
+  "learned",
+];
 
 /** One engine-run configuration of the peer families: a registry spec (maybe composed) and its params. */
 export interface PeerConfig {
@@ -138,6 +163,60 @@ export const PEERS_GRID: SweepGrid = {
   releasedDeltas: [],
   fixedPolish: [0],
 };
+
+/**
+ * Issue 21's sweep: every peer as its authors ship it (defaults first, then the papers' per-task values
+ * and a few knobs), the earlier union variants, the newest peers (Prophet's thresholds also scaled to
+ * this model's large logit margins), the project's jot and confidence, the commit-rule oracle and the
+ * learned commit policy when the bundle ships one. No EDIT block-stop sweep (docs/evaluation.md: it
+ * changes no output on top of a commit rule).
+ */
+export function issue21Peers(learned: boolean): PeerConfig[] {
+  const P = (family: Family, rule: string, params: Record<string, ParamValue> = {}): PeerConfig => ({ family, rule, params });
+  const out: PeerConfig[] = [
+    P("klass", "klass"),
+    // KLASS's scripts (LLaDA: gsm8k, humaneval, math, mbpp; Dream: gsm8k, humaneval, math): confidence / KL.
+    ...[[0.6, 0.015], [0.6, 0.01], [0.7, 0.01]].map(([c, k]) => P("klass", "klass", { confThreshold: c, klThreshold: k })),
+    ...[[0.9, 0.001], [0.9, 0.005], [0.8, 0.001]].map(([c, k]) => P("klass", "klass", { confThreshold: c, klThreshold: k, variant: "dream" })),
+    P("klass-union", "klass", { union: true }),
+    P("klass-union", "klass", { union: true, confThreshold: 0.7 }),
+    P("less", "less"),
+    P("less", "less", { confThreshold: 0.6 }),
+    P("less", "less", { jsThreshold: 0.1 }),
+    P("less", "less", { persist: 1 }),
+    P("less-union", "less", { union: true }),
+    P("less-union", "less", { union: true, persist: 1 }),
+    ...[0.01, 0.1, 0.3, 1, 3].map((gamma) => P("eb-sampler", "eb-sampler", { gamma })),
+    ...[0.3, 1].map((gamma) => P("eb-sampler-union", "eb-sampler", { gamma, union: true })),
+    P("prophet", "prophet"),
+    ...[2, 3, 4].map((x) => P("prophet", "prophet", { tauHigh: 7.5 * x, tauMid: 5 * x, tauLow: 2.5 * x })),
+    P("wino", "wino"),
+    P("wino", "wino", { threshold: 0.8 }),
+    P("wino", "wino", { threshold: 0.9, thresholdBack: 0.5 }),
+    ...[0.95, 0.9, 0.8, 0.7].map((threshold) => P("credit-decoding", "credit-decoding", { threshold })),
+    P("dus", "dus"),
+    P("dus", "dus", { threshold: 0.5 }),
+    P("dus", "dus", { threshold: 0.9 }),
+    P("dus", "dus", { alpha: 4 }),
+  ];
+  if (learned) for (const threshold of [0.3, 0.5, 0.7, 0.9]) out.push(P("learned", "learned", { threshold }));
+  return out;
+}
+
+/** Issue 21's grid: issue21Peers, jot and confidence sweeps, the commit oracle; EDIT's sweep left out. */
+export function issue21Grid(learned: boolean): SweepGrid {
+  return {
+    taus: [],
+    deltas: [],
+    omegas: [],
+    releasedDeltas: [],
+    confidence: [0.7, 0.9, 0.97],
+    jotTauMax: [3, 10, 30],
+    fixedPolish: [0],
+    peers: issue21Peers(learned),
+    commitOracle: true,
+  };
+}
 
 /** A configuration id from a rule spec and its params: "eb-sampler gamma=0.3". */
 export function peerId(c: PeerConfig): string {
