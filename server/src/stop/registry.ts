@@ -28,6 +28,7 @@ import { fixedRule } from "./fixed";
 import { fullRule } from "./full";
 import { jotRule } from "./jot";
 import { klassRule } from "./klass";
+import { learnedRule } from "./learned";
 import { lessRule } from "./less";
 import { prophetRule } from "./prophet";
 import { describeAccepted } from "./params";
@@ -57,6 +58,7 @@ const DEFINITIONS: readonly RuleDefinition[] = [
   winoRule,
   creditDecodingRule,
   dusRule,
+  learnedRule,
 ];
 const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
 
