@@ -19,6 +19,7 @@ import { DEFAULT_GRID, PEERS_GRID, PEER_FAMILIES, issue21Grid, type Family, type
 import { evalMarkdown, stopChoiceJson } from "../eval/report";
 import { runEval } from "../eval/run";
 import { writeCommitPolicyData } from "../eval/commit-policy-data";
+import { readCommitPolicies } from "../bundle/commit-policies";
 import { isProviderChoice } from "../model/providers";
 import { optInt, optNum } from "./generate";
 
@@ -150,7 +151,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     threads: optInt(values.threads, "--threads"),
     splits,
     limit: optInt(values.limit, "--limit"),
-    grid: families?.size === 0 ? { ...DEFAULT_GRID, fixedPolish: [0] } : values.quick ? QUICK_GRID : values["issue21-grid"] ? issue21Grid(false) : values["peers-grid"] ? PEERS_GRID : DEFAULT_GRID,
+    grid: families?.size === 0 ? { ...DEFAULT_GRID, fixedPolish: [0] } : values.quick ? QUICK_GRID : values["issue21-grid"] ? issue21Grid(Object.keys(readCommitPolicies(resolve(values.bundle ?? defaultBundleDir()))).length > 0) : values["peers-grid"] ? PEERS_GRID : DEFAULT_GRID,
     families,
     checkItems: optInt(values["check-items"], "--check-items") ?? 3,
     lanes: optInt(values.lanes, "--lanes"),

@@ -34,7 +34,8 @@ export type Family =
   | "wino"
   | "credit-decoding"
   | "dus"
-  | "learned";
+  | "learned"
+  | "learned-no-edit";
 
 /** Families that run through the engine with a rule spec from the registry (no simulation). */
 export const PEER_FAMILIES: readonly Family[] = [
@@ -53,6 +54,7 @@ export const PEER_FAMILIES: readonly Family[] = [
   "credit-decoding",
   "dus",
   "learned",
+  "learned-no-edit",
 ];
 
 /** One engine-run configuration of the peer families: a registry spec (maybe composed) and its params. */
@@ -199,7 +201,12 @@ export function issue21Peers(learned: boolean): PeerConfig[] {
     P("dus", "dus", { threshold: 0.9 }),
     P("dus", "dus", { alpha: 4 }),
   ];
-  if (learned) for (const threshold of [0.3, 0.5, 0.7, 0.9]) out.push(P("learned", "learned", { threshold }));
+  if (learned) {
+    for (const threshold of [0.3, 0.5, 0.7, 0.9, 0.97]) {
+      out.push(P("learned", "learned", { threshold }));
+      out.push(P("learned-no-edit", "learned", { threshold, policy: "no-edit" }));
+    }
+  }
   return out;
 }
 
