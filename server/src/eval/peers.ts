@@ -28,10 +28,50 @@ export const PICK_FAMILIES: readonly Family[] = [
   "sched",
   "edit-cos",
   "composed",
+  // issue 21: the earlier union variants, the newest peers, the learned policy and its ablation
+  "klass-union",
+  "less-union",
+  "eb-sampler-union",
+  "prophet",
+  "wino",
+  "credit-decoding",
+  "dus",
+  "learned",
+  "learned-no-edit",
 ];
 /** The single rules the composed policy has to beat (issue 14's peers and the project's commit rules). */
-export const SINGLE_PEERS: readonly Family[] = ["confidence", "jot", "less", "klass", "eb-sampler", "stable-confident", "sched"];
-const COMMIT_FAMILIES: readonly Family[] = ["confidence", "jot", "less", "klass", "eb-sampler", "edit-cos"];
+export const SINGLE_PEERS: readonly Family[] = [
+  "confidence",
+  "jot",
+  "less",
+  "klass",
+  "eb-sampler",
+  "stable-confident",
+  "sched",
+  "klass-union",
+  "less-union",
+  "eb-sampler-union",
+  "prophet",
+  "wino",
+  "credit-decoding",
+  "dus",
+];
+const COMMIT_FAMILIES: readonly Family[] = [
+  "confidence",
+  "jot",
+  "less",
+  "klass",
+  "eb-sampler",
+  "edit-cos",
+  "klass-union",
+  "less-union",
+  "eb-sampler-union",
+  "wino",
+  "credit-decoding",
+  "dus",
+  "learned",
+  "learned-no-edit",
+];
 /** Rules that cannot be the "best commit rule" a part is added to (stop rules and EDIT's own signals). */
 const NOT_A_COMMIT_BASE = new Set(["stable-confident", "sched", "edit", "edit-cos", "fixed", "full"]);
 
