@@ -3,7 +3,7 @@ whether a masked token's current argmax is final, trained on val traces against 
 
     python -m edit_dllm.commit_policy --data ROWS.jsonl --bundle ../models/edit-tiny-char [--epochs 30]
 
-ROWS.jsonl comes from `edit-dllm eval --policy-data ROWS.jsonl` (server/src/eval/commit-policy-data.ts):
+ROWS.jsonl comes from `edit-dllm eval --policy-data ROWS.jsonl` (research/src/eval/commit-policy-data.ts):
 one row per masked token per forward along the commit oracle's decode of a val item, {task, item, y, f},
 f in the order of server/src/stop/commit-features.ts FEATURE_NAMES, y = 1 when the argmax equals full's
 token there. Trains two networks with the same recipe: "default" on every feature and "no-edit" without

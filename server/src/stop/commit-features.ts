@@ -1,6 +1,6 @@
 /**
  * Per-token features for the learned commit policy (issue 21, item 3), computed identically when the
- * training data is recorded (server/src/eval/commit-policy-data.ts) and when the policy runs (learned.ts).
+ * training data is recorded (research/src/eval/commit-policy-data.ts) and when the policy runs (learned.ts).
  * For masked position s of the block at step t of T_b (p = float64 softmax of its logits row):
  *   conf      p(x0)                                   margin   p(x0) - p(second)
  *   entropy   H(p) (nats)                             stable   min(run, 8) / 8, run = consecutive earlier

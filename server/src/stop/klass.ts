@@ -16,7 +16,7 @@
  * Defaults: the generate function's (L45: conf_threshold 0.9, kl_threshold 0.01, kl_history_length 2).
  * The paper's scripts use per task (scripts/*.sh, history 2): LLaDA gsm8k 0.6 / 0.015, humaneval 0.6 / 0.01,
  * math 0.9 / 0.01, mbpp 0.7 / 0.01; Dream gsm8k 0.9 / 0.001, humaneval 0.9 / 0.005, math 0.8 / 0.001,
- * mbpp 0.9 / 0.001 (confidence / KL); the eval sweep (server/src/eval/configs.ts) runs them as operating points.
+ * mbpp 0.9 / 0.001 (confidence / KL); the eval sweep (research/src/eval/configs.ts) runs them as operating points.
  * To keep p_prev across blocks the rule asks the sampler for every row from the block to the end of the
  * generation (wantsRowsToEnd); it keeps (generation + suffix) x vocab float64 values.
  * `union=true`: this project's earlier variant (the ready set on top of k_t, history reset per block is

@@ -4,7 +4,7 @@
  * on the `full` run to find the oracle minimum forwards per block.
  */
 import type { CertificateFlags } from "../../../protocol/trace";
-import type { BlockInfo, StepDecision, StepView, StopRule } from "../stop/rule";
+import type { BlockInfo, StepDecision, StepView, StopRule } from "../../../server/src/public";
 
 export interface BlockPredictions {
   start: number;

@@ -6,9 +6,9 @@
  * The decision rule: a cache mode may become the default only if its val accuracy (all tasks pooled) is
  * within `tolerance` (1 point) of `none`'s.
  */
-import { loadEngine } from "../engine";
-import type { CacheMode } from "../engine-types";
-import { checkerFor, type TaskItem } from "../tasks/index";
+import { loadEngine } from "../../../server/src/public";
+import type { CacheMode } from "../../../server/src/public";
+import { checkerFor, type TaskItem } from "../../../server/src/public";
 import { mcnemarExact, pairedCounts, wilson } from "./stats";
 
 export interface CacheEvalOptions {

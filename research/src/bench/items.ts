@@ -3,8 +3,8 @@
  * with an `items` array), the format the Python toolkit exports its test splits in.
  */
 import { readFileSync } from "node:fs";
-import type { TaskItem } from "../tasks/index";
-import { UsageError } from "../errors";
+import type { TaskItem } from "../../../server/src/public";
+import { UsageError } from "../../../server/src/public";
 
 export function parseItems(text: string, file: string): TaskItem[] {
   const trimmed = text.trim();

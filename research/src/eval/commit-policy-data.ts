@@ -7,13 +7,13 @@
  */
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { defaultBundleDir } from "../bundle/locate";
-import { loadEngine, type RuleFactory } from "../engine";
-import { CommitFeatures } from "../stop/commit-features";
-import type { RuleContext } from "../stop/context";
-import { createStopRule } from "../stop/registry";
-import type { BlockInfo, StepDecision, StepView, StopRule } from "../stop/rule";
-import type { TaskItem } from "../tasks/index";
+import { defaultBundleDir } from "../../../server/src/public";
+import { loadEngine, type RuleFactory } from "../../../server/src/public";
+import { CommitFeatures } from "../../../server/src/public";
+import type { RuleContext } from "../../../server/src/public";
+import { createStopRule } from "../../../server/src/public";
+import type { BlockInfo, StepDecision, StepView, StopRule } from "../../../server/src/public";
+import type { TaskItem } from "../../../server/src/public";
 import { CommitOracleRule } from "./commit-oracle";
 
 const RECORDER_SPEC = "eval-policy-recorder";

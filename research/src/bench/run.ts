@@ -5,12 +5,12 @@
  */
 import type { ParamValue } from "../../../protocol/lsp";
 import type { GenerationTrace } from "../../../protocol/trace";
-import { loadEngine, type RuleFactory } from "../engine";
-import type { EngineOptions } from "../engine-types";
-import { readBundleConfig } from "../bundle/load";
-import { idsBeforeEos } from "../sampler/trace";
-import { createStopRule } from "../stop/registry";
-import { checkerFor, type TaskItem } from "../tasks/index";
+import { loadEngine, type RuleFactory } from "../../../server/src/public";
+import type { EngineOptions } from "../../../server/src/public";
+import { readBundleConfig } from "../../../server/src/public";
+import { idsBeforeEos } from "../../../server/src/public";
+import { createStopRule } from "../../../server/src/public";
+import { checkerFor, type TaskItem } from "../../../server/src/public";
 import { oracleStopStep, PredictionRecorder } from "./recorder";
 import type { ReferenceSection } from "./reference";
 

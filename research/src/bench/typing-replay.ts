@@ -5,9 +5,9 @@
  * cross-request prompt cache, `prefix` with it. Reported: prompt-cache hit rate and reused tokens, completion
  * latency p50 / p95.
  */
-import { loadEngine } from "../engine";
-import type { CacheMode, Engine } from "../engine-types";
-import { anchoredWindowStart } from "../daemon/inline-prompt";
+import { loadEngine } from "../../../server/src/public";
+import type { CacheMode, Engine } from "../../../server/src/public";
+import { anchoredWindowStart } from "../../../server/src/public";
 import { quantile } from "./stats-util";
 
 export interface ReplayOptions {

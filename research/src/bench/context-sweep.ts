@@ -8,9 +8,9 @@
  * same in every mode and the ratio is the cost per forward. The cross-request prompt cache is off here
  * (a repeated prompt would otherwise be served from it); bench/typing-replay measures it.
  */
-import type { CacheMode } from "../engine-types";
-import { loadEngine } from "../engine";
-import { readBundleConfig } from "../bundle/load";
+import type { CacheMode } from "../../../server/src/public";
+import { loadEngine } from "../../../server/src/public";
+import { readBundleConfig } from "../../../server/src/public";
 import { median } from "./stats-util";
 
 export interface SweepOptions {

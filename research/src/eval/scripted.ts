@@ -4,7 +4,7 @@
  * (an inner `edit` that never stops), the released rule's D_t (an inner `edit-released` that never
  * stops) and the block's argmax-fill output (what a polish-0 stop at that step would produce).
  */
-import type { BlockInfo, StepDecision, StepView, StopRule } from "../stop/rule";
+import type { BlockInfo, StepDecision, StepView, StopRule } from "../../../server/src/public";
 
 export interface PlannedStop {
   step: number;

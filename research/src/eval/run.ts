@@ -5,16 +5,16 @@
  * stop steps vs oracle steps, and the D_t series along the full run at every tau.
  */
 import { resolve } from "node:path";
-import { loadBundle } from "../bundle/load";
-import { defaultBundleDir } from "../bundle/locate";
-import { loadEngine, type RuleFactory } from "../engine";
-import type { Engine, EngineOptions } from "../engine-types";
-import { createOnnxModel } from "../model/onnx-model";
-import { idsBeforeEos } from "../sampler/trace";
-import { transferCounts } from "../sampler/schedule";
-import { createStopRule } from "../stop/registry";
-import type { StopRule } from "../stop/rule";
-import { checkerFor, type TaskItem } from "../tasks/index";
+import { loadBundle } from "../../../server/src/public";
+import { defaultBundleDir } from "../../../server/src/public";
+import { loadEngine, type RuleFactory } from "../../../server/src/public";
+import type { Engine, EngineOptions } from "../../../server/src/public";
+import { createOnnxModel } from "../../../server/src/public";
+import { idsBeforeEos } from "../../../server/src/public";
+import { transferCounts } from "../../../server/src/public";
+import { createStopRule } from "../../../server/src/public";
+import type { StopRule } from "../../../server/src/public";
+import { checkerFor, type TaskItem } from "../../../server/src/public";
 import { BatchingModel } from "./batching-model";
 import { CachedModel } from "./cached-model";
 import { COMMIT_ORACLE_SPEC, CommitOracleRule } from "./commit-oracle";

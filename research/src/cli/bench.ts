@@ -9,13 +9,13 @@ import { compareWithReference, referenceUnavailable, runReferenceSpeed, type Ref
 import { runBench, type BenchResults, type BenchRuleSpec } from "../bench/run";
 import { runContextSweep, sweepMarkdown } from "../bench/context-sweep";
 import { replayMarkdown, runTypingReplay } from "../bench/typing-replay";
-import { readBundleConfig } from "../bundle/load";
-import { defaultBundleDir, packageRoot } from "../bundle/locate";
-import { UsageError } from "../errors";
-import { isProviderChoice } from "../model/providers";
-import { checkerFor, type TaskItem } from "../tasks/index";
-import { optInt } from "./generate";
-import { parseParamValue } from "./params";
+import { readBundleConfig } from "../../../server/src/public";
+import { defaultBundleDir, packageRoot } from "../../../server/src/public";
+import { UsageError } from "../../../server/src/public";
+import { isProviderChoice } from "../../../server/src/public";
+import { checkerFor, type TaskItem } from "../../../server/src/public";
+import { optInt } from "../../../server/src/public";
+import { parseParamValue } from "../../../server/src/public";
 
 export const BENCH_USAGE = `usage: edit-dllm bench [--bundle DIR] [--provider P] [--threads N] [--items FILE] [--task NAME]
                       [--rules full,edit,...] [--param [rule:]key=value ...] [--limit N] [--per-task N]

@@ -4,7 +4,7 @@
  * stop step the schedule allows. Exact for EDIT: before its stop the rule never changes the
  * trajectory, so the full-budget run's S_t and Sim_s are the ones every (tau, delta, Omega) sees.
  */
-import { klDivergence, renormalizeInPlace, softmaxInto } from "../stop/math";
+import { klDivergence, renormalizeInPlace, softmaxInto } from "../../../server/src/public";
 
 export interface RecordedStep {
   /** S_t (absolute positions, ascending). */

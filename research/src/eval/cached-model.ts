@@ -3,7 +3,7 @@
  * item walks a tree of token states whose forwards can be shared. Keyed by the exact input ids; the
  * cached result is returned as is (the sampler and the rules only read it). Clear it between items.
  */
-import type { DllmModel, ForwardRequest, ForwardResult } from "../model/types";
+import type { DllmModel, ForwardRequest, ForwardResult } from "../../../server/src/public";
 
 export class CachedModel implements DllmModel {
   private readonly cache = new Map<string, ForwardResult>();

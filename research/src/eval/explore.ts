@@ -9,7 +9,7 @@
  * polish-p stop at t is run once per (prefix, t, p). All runs go through one CachedModel, so the
  * forwards that runs share are computed once.
  */
-import type { Engine } from "../engine-types";
+import type { Engine } from "../../../server/src/public";
 import { oracleStopStep } from "../bench/recorder";
 import { recomputeKl } from "./dt";
 import type { ObservedBlock, PlannedStop, ScriptedRecorder } from "./scripted";

@@ -10,7 +10,7 @@
  *  - the commit-rule oracle's forwards next to full's and the stop-step oracle's.
  * Pure functions over the summary: the numbers come from eval.json, nothing is re-run.
  */
-import { listStopRules } from "../stop/registry";
+import { listStopRules } from "../../../server/src/public";
 import { chooseDefault, type ConfigSummary, type EvalSummary, type TaskSummary } from "./analyze";
 import type { Family } from "./configs";
 import { mcnemarExact, pairedCounts, wilson } from "./stats";

@@ -8,20 +8,20 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadItems } from "../bench/items";
-import { defaultBundleDir, packageRoot } from "../bundle/locate";
-import type { CacheMode } from "../engine-types";
+import { defaultBundleDir, packageRoot } from "../../../server/src/public";
+import type { CacheMode } from "../../../server/src/public";
 import { cacheEvalMarkdown, runCacheEval } from "../eval/cache-eval";
-import { CACHE_MODES } from "../model/kv-cache-model";
-import type { TaskItem } from "../tasks/index";
-import { UsageError } from "../errors";
+import { CACHE_MODES } from "../../../server/src/public";
+import type { TaskItem } from "../../../server/src/public";
+import { UsageError } from "../../../server/src/public";
 import { mergeSummaries, summarizeRun, type EvalSummary } from "../eval/analyze";
 import { DEFAULT_GRID, PEERS_GRID, PEER_FAMILIES, issue21Grid, type Family, type SweepGrid } from "../eval/configs";
 import { evalMarkdown, stopChoiceJson } from "../eval/report";
 import { runEval } from "../eval/run";
 import { writeCommitPolicyData } from "../eval/commit-policy-data";
-import { readCommitPolicies } from "../bundle/commit-policies";
-import { isProviderChoice } from "../model/providers";
-import { optInt, optNum } from "./generate";
+import { readCommitPolicies } from "../../../server/src/public";
+import { isProviderChoice } from "../../../server/src/public";
+import { optInt, optNum } from "../../../server/src/public";
 
 export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [--threads N] [--val FILE] [--test FILE]
                      [--task NAME] [--limit N] [--families edit,edit-released,confidence,jot,less,...]

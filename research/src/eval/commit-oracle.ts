@@ -12,7 +12,7 @@
  * stop-step oracle reaches 1 only when the first forward's argmax already is full's block). We report
  * the greedy oracle's forwards together with its agreement with full.
  */
-import type { BlockInfo, StepDecision, StepView, StopRule } from "../stop/rule";
+import type { BlockInfo, StepDecision, StepView, StopRule } from "../../../server/src/public";
 
 export const COMMIT_ORACLE_SPEC = "eval-commit-oracle";
 

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ParamValue } from "../../../protocol/lsp";
-import type { TaskItem } from "../tasks/index";
+import type { TaskItem } from "../../../server/src/public";
 
 export interface ReferenceRuleSpeed {
   items: number;
