@@ -19,6 +19,7 @@ import { DEFAULT_GRID, PEERS_GRID, PEER_FAMILIES, issue21Grid, type Family, type
 import { evalMarkdown, stopChoiceJson } from "../eval/report";
 import { runEval } from "../eval/run";
 import { writeCommitPolicyData } from "../eval/commit-policy-data";
+import { learnedMarkdown } from "../eval/learned-report";
 import { readCommitPolicies } from "../../../server/src/public";
 import { isProviderChoice } from "../../../server/src/public";
 import { optInt, optNum } from "../../../server/src/public";
@@ -28,6 +29,8 @@ export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [
                      [--check-items N] [--tolerance X] [--quick] [--out DIR]
   --val / --test: JSONL items (default bench/items/val.jsonl, bench/items/test.jsonl; export them with
                   training/.venv/bin/python -m edit_dllm.export_items). --limit: first N items per task per split.
+  --learned L/eval.json (with --merge): also write DIR/learned.md, the learned commit policy's run (--families
+          learned,learned-no-edit) against the merged peers run (ablation and peers paired on common items).
   --task: one task or a comma-separated list. --merge A/eval.json --merge B/eval.json: combine runs made on
           disjoint task sets (e.g. two processes, one per core) into DIR; runs nothing.
   --lanes N: items evaluated concurrently, their forwards batched (default 8). --time-budget MIN: stop starting
@@ -78,6 +81,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       "policy-data": { type: "string" },
       families: { type: "string" },
       merge: { type: "string", multiple: true },
+      learned: { type: "string" },
       lanes: { type: "string" },
       "time-budget": { type: "string" },
       out: { type: "string" },
@@ -97,7 +101,15 @@ export async function evalCommand(argv: string[]): Promise<number> {
       return JSON.parse(readFileSync(f, "utf8")) as EvalSummary;
     });
     const out = values.out ?? join("eval", parts[0].bundle);
-    writeOutputs(mergeSummaries(parts), out);
+    const merged = mergeSummaries(parts);
+    writeOutputs(merged, out);
+    if (values.learned) {
+      // Issue 21: the learned policy's run (its own --merge output) beside this merged peers run.
+      if (!existsSync(values.learned)) throw new UsageError(`--learned: no such file ${values.learned}`);
+      const learned = JSON.parse(readFileSync(values.learned, "utf8")) as EvalSummary;
+      writeFileSync(join(out, "learned.md"), learnedMarkdown(learned, merged));
+      process.stderr.write(`eval: wrote ${join(out, "learned.md")}\n`);
+    }
     return 0;
   }
   const provider = values.provider ?? "cpu";

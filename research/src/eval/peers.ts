@@ -144,7 +144,7 @@ function paired(a: ConfigSummary, b: ConfigSummary): Paired {
 }
 
 /** The val choice restricted to configurations passing `pick` (same criterion as the default). */
-function chooseWithin(task: string, val: TaskSummary, tol: number, pick: (c: ConfigSummary) => boolean): string | null {
+export function chooseWithin(task: string, val: TaskSummary, tol: number, pick: (c: ConfigSummary) => boolean): string | null {
   const only: TaskSummary = { ...val, configs: val.configs.filter(pick) };
   if (only.configs.length === 0) return null;
   const ch = chooseDefault(task, only, tol);
