@@ -25,6 +25,8 @@ export interface StepTrace {
   committedProbs?: number[];
   /** Of `committed`, those committed early by a per-step rule (confidence, jot, edit-token) or by a stop. */
   early: number[];
+  /** Positions committed earlier in this block and masked again after this step (WINO's re-masking). */
+  remasked?: number[];
   /** True when this is a polish forward after an early stop. */
   polish: boolean;
   /** Milliseconds in the model forward vs in the stop rule's bookkeeping. */

@@ -8,12 +8,14 @@ import "./privacy";
 import "./daemon/argv-client-pid";
 import { BundleError, CancelledError, ModelError, RequestError, UsageError } from "./errors";
 import { StopRuleError } from "./stop/errors";
-import { benchCommand, BENCH_USAGE } from "./cli/bench";
 import { doctorCommand, DOCTOR_USAGE } from "./cli/doctor";
 import { providerHint } from "./cli/provider-hint";
-import { evalCommand, EVAL_USAGE } from "./cli/eval";
+import { loadResearch } from "./cli/research";
 import { generateCommand, GENERATE_USAGE } from "./cli/generate";
 import { serveCommand, SERVE_USAGE } from "./cli/serve";
+
+// The engine's public surface, for dist/research.js (eval and bench) to load from this bundle.
+export * from "./public";
 
 const USAGE = `usage: edit-dllm <command> [options]
 commands:
@@ -25,9 +27,7 @@ commands:
 
 ${GENERATE_USAGE}
 
-${BENCH_USAGE}
-
-${EVAL_USAGE}
+edit-dllm bench --help, edit-dllm eval --help: the research commands' options (research/, not in the daemon or the .vsix)
 
 ${SERVE_USAGE}
 
@@ -61,9 +61,9 @@ export async function main(argv: string[]): Promise<number> {
       case "generate":
         return await generateCommand(rest, { stdin: readStdin });
       case "bench":
-        return await benchCommand(rest);
+        return await (await loadResearch(command)).benchCommand(rest);
       case "eval":
-        return await evalCommand(rest);
+        return await (await loadResearch(command)).evalCommand(rest);
       case "serve":
         return await serveCommand(rest);
       case "doctor":

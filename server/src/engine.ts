@@ -20,6 +20,8 @@ import { boundPromptChars, DEFAULT_MAX_PROMPT_CHARS, fitContext, fitInfill } fro
 import { denoise } from "./sampler/denoise";
 import { buildTrace, idsBeforeEos } from "./sampler/trace";
 import type { RuleContext } from "./stop/context";
+import { readCommitPolicies } from "./bundle/commit-policies";
+import type { CommitPolicyWeights } from "./stop/commit-policy";
 import { createStopRule, listStopRules } from "./stop/registry";
 import type { StopRule } from "./stop/rule";
 
@@ -98,6 +100,8 @@ class BundleEngine implements Engine {
   /** Prompt K/V across requests (cache modes prefix/dual on a cache graph). */
   private readonly prompts: PrefixKvCache | null;
 
+  /** bundle.json commit_policies, read on the first generation (issue 21). */
+  private commitPolicies: Record<string, CommitPolicyWeights> | undefined;
   constructor(
     private readonly bundle: LoadedBundle,
     private readonly model: DllmModel,
@@ -212,6 +216,7 @@ class BundleEngine implements Engine {
       probes: Object.values(config.probes),
       certificates: task.certificates ? { alphaHat: task.certificates.alphaHat, q: task.certificates.q } : null,
       defaults: task.stop.params,
+      commitPolicies: (this.commitPolicies ??= readCommitPolicies(this.bundle.dir)),
     };
     const rule = this.createRule(spec, userParams, ctx);
     const run = await denoise(model, rule, {

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compareWithReference, referencePython } from "../../server/src/bench/reference";
+import { compareWithReference, referencePython } from "../../research/src/bench/reference";
 
 
 const ROOT = join(__dirname, "..", "..");

@@ -1,8 +1,8 @@
 /** The context sweep and its statistics: cells per prompt length x mode, lengths past max_len skipped. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runContextSweep, sweepMarkdown } from "../../server/src/bench/context-sweep";
-import { median, quantile } from "../../server/src/bench/stats-util";
+import { runContextSweep, sweepMarkdown } from "../../research/src/bench/context-sweep";
+import { median, quantile } from "../../research/src/bench/stats-util";
 import { defaultBundleDir } from "../../server/src/bundle/locate";
 
 test("quantile: linear interpolation (numpy's default), by hand", () => {

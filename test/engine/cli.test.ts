@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtempSync } from "../temp-dirs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseRules } from "../../server/src/cli/bench";
+import { parseRules } from "../../research/src/cli/bench";
 import { parseParamPairs } from "../../server/src/cli/params";
-import { oracleStopStep } from "../../server/src/bench/recorder";
+import { oracleStopStep } from "../../research/src/bench/recorder";
 import { UsageError } from "../../server/src/errors";
 import { assertValidTrace } from "./trace-schema";
 

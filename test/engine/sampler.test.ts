@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { denoise, type DenoiseOptions } from "../../server/src/sampler/denoise";
 import { idsBeforeEos } from "../../server/src/sampler/trace";
 import { CancelledError } from "../../server/src/errors";
+import type { StepDecision, StepView } from "../../server/src/stop/rule";
+import type { ForwardRequest, ForwardResult } from "../../server/src/model/types";
 import { FakeModel, FullRule, StopAtRule, type Preference } from "./fakes";
 
 const VOCAB = 8;
@@ -156,4 +158,56 @@ test("temperature > 0 is reproducible for a seed; confidence stays the noise-fre
     const want = x === pref.token ? Math.exp(pref.logit) / (Math.exp(pref.logit) + 7) : 1 / (Math.exp(pref.logit) + 7);
     assert.ok(Math.abs(v.confidence[i] - want) < 1e-12);
   });
+});
+
+/** A rule that answers each step with a scripted decision (issue 21: commitOnly / remask). */
+class ScriptedRule extends FullRule {
+  override readonly name = "scripted";
+  constructor(
+    private readonly script: (step: number) => Partial<StepDecision>,
+    readonly wantsRowsToEnd = false,
+  ) {
+    super();
+  }
+  override observe(v: StepView): StepDecision {
+    super.observe(v);
+    return { stop: false, ...this.script(v.step) };
+  }
+}
+
+test("commitOnly: exactly the rule's set, no schedule on top; empty -> the schedule's top-k, at least one", async () => {
+  // steps 4, block 4: k_t = 1. Step 1: the set {2, 4} (not the most confident 3) -> exactly 2 and 4.
+  // Step 2: empty set -> top-1 by confidence (3). Step 3: a position already committed is ignored -> top-1 (5).
+  const rule = new ScriptedRule((t) => ({ commitOnly: t === 1 ? [2, 4] : t === 3 ? [4] : [] }));
+  const run = await denoise(fixed(), rule, opts());
+  assert.deepEqual(run.blocks[0].steps.map((s) => s.committed), [[2, 4], [3], [5]]);
+  assert.deepEqual(run.blocks[0].steps.map((s) => s.early), [[2, 4], [], []]);
+  assert.equal(run.blocks[0].endedBy, "all-committed");
+  // With a schedule that gives k_t = 0 at a step, an empty set still commits one token.
+  const zero = await denoise(fixed(), new ScriptedRule(() => ({ commitOnly: [] })), opts({ steps: 8, genLength: 4, blockLength: 4 }));
+  assert.ok(zero.blocks[0].steps.every((s) => s.committed.length >= 1));
+});
+
+test("remask: a token committed earlier in the block is masked again (never prompt tokens, never on the last step)", async () => {
+  // Step 1 commits 3 (top-1). Step 2 commits 5 and masks 3 again, and asks to remask 0 (prompt) and 2 (never committed).
+  // Step 3 commits 3 again (top-1 of {2, 3, 4}); step 4 (last) commits the rest and ignores its remask.
+  const rule = new ScriptedRule((t) => (t === 2 ? { remask: [0, 2, 3] } : t === 4 ? { remask: [3, 5] } : {}));
+  const run = await denoise(fixed(), rule, opts());
+  const steps = run.blocks[0].steps;
+  assert.deepEqual(steps.map((s) => s.committed), [[3], [5], [3], [2, 4]]);
+  assert.deepEqual(steps.map((s) => s.remasked ?? []), [[], [3], [], []]);
+  assert.deepEqual(rule.views.map((v) => v.masked), [[2, 3, 4, 5], [2, 4, 5], [2, 3, 4], [2, 4]]);
+  assert.deepEqual(run.outputIds, [3, 4, 5, 6]);
+});
+
+test("wantsRowsToEnd: the forward is asked for every row from the block to the end of the generation", async () => {
+  const wants: { start: number; end: number }[] = [];
+  const model = new (class extends FakeModel {
+    override async forward(ids: Int32Array, req?: ForwardRequest): Promise<ForwardResult> {
+      if (req?.want) wants.push(req.want);
+      return super.forward(ids);
+    }
+  })(VOCAB, () => PREFS);
+  await denoise(model, new ScriptedRule(() => ({}), true), opts({ genLength: 4, blockLength: 2, steps: 4 }));
+  assert.deepEqual(wants, [{ start: 2, end: 6 }, { start: 2, end: 6 }, { start: 4, end: 6 }, { start: 4, end: 6 }]);
 });

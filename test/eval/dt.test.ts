@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { GenerationTrace } from "../../protocol/trace";
 import { loadEngine } from "../../server/src/engine";
 import type { Engine } from "../../server/src/engine-types";
-import { earliestStopStep, firstDefinedStep, recomputeKl, runLengthStop } from "../../server/src/eval/dt";
+import { earliestStopStep, firstDefinedStep, recomputeKl, runLengthStop } from "../../research/src/eval/dt";
 
 const FIXTURES = join(__dirname, "..", "fixtures");
 const GOLDEN = join(FIXTURES, "golden", "micro-bundle");

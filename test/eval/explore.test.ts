@@ -7,12 +7,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadItems } from "../../server/src/bench/items";
-import { summarizeRun } from "../../server/src/eval/analyze";
-import { BatchingModel } from "../../server/src/eval/batching-model";
-import { CachedModel } from "../../server/src/eval/cached-model";
-import { runEval } from "../../server/src/eval/run";
-import { stopChoiceJson } from "../../server/src/eval/report";
+import { loadItems } from "../../research/src/bench/items";
+import { summarizeRun } from "../../research/src/eval/analyze";
+import { BatchingModel } from "../../research/src/eval/batching-model";
+import { CachedModel } from "../../research/src/eval/cached-model";
+import { runEval } from "../../research/src/eval/run";
+import { stopChoiceJson } from "../../research/src/eval/report";
 import { FakeModel } from "../engine/fakes";
 
 const FIXTURES = join(__dirname, "..", "fixtures");

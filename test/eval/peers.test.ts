@@ -1,10 +1,10 @@
-/** Issue 14's analysis (server/src/eval/peers.ts) on a hand-built 10-item summary; expected values by hand. */
+/** Issue 14's analysis (research/src/eval/peers.ts) on a hand-built 10-item summary; expected values by hand. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { ConfigSummary, EvalSummary, TaskSummary } from "../../server/src/eval/analyze";
-import type { Family } from "../../server/src/eval/configs";
-import { peersMarkdown, taskPeers, withoutPart } from "../../server/src/eval/peers";
-import { wilson } from "../../server/src/eval/stats";
+import type { ConfigSummary, EvalSummary, TaskSummary } from "../../research/src/eval/analyze";
+import type { Family } from "../../research/src/eval/configs";
+import { peersMarkdown, taskPeers, withoutPart } from "../../research/src/eval/peers";
+import { wilson } from "../../research/src/eval/stats";
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-9, `${a} != ${b}`);
 

@@ -1,7 +1,7 @@
 /** Hand-computed checks of the evaluation statistics (McNemar, Spearman, matched-N interpolation). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { averageRanks, matchFixed, mcnemarExact, pairedCounts, paretoFront, quantiles, spearman } from "../../server/src/eval/stats";
+import { averageRanks, matchFixed, mcnemarExact, pairedCounts, paretoFront, quantiles, spearman } from "../../research/src/eval/stats";
 
 const near = (a: number | null, b: number, what: string, tol = 1e-12) => assert.ok(a !== null && Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createStopRule } from "../../server/src/stop/registry";
 import { entropyBoundedSet } from "../../server/src/stop/eb-sampler";
+import { coarseTopKJs } from "../../server/src/stop/less";
 import { rowEntropy, topKJensenShannon, logitMargin } from "../../server/src/stop/logit-stats";
 import { schedThreshold } from "../../server/src/stop/sched";
 import { StopRuleContextError, StopRuleParamError } from "../../server/src/stop/errors";
@@ -45,62 +46,130 @@ test("eb-sampler: accepts the lowest-entropy prefix while sum(H) - max(H) <= gam
   assert.deepEqual(entropyBoundedSet([4, 5], [0.5, 0.5], 0), [4], "the first is always accepted; ties go to the lower position");
   // Through the rule: H(4) = H(7) = H([3,0]) = .190865, H(5) = ln 2, H(6) = H([5,0]) = .040180.
   // gamma .3: 6: 0; 4: .040180; 7: .231045 (<= .3); 5: .421910 (> .3) -> {4, 6, 7}; gamma .2 -> {4, 6}.
+  // As published the sampler commits only this set (commitOnly); union=true adds it to the schedule (commitEarly).
   const logits = { 4: [3, 0], 5: [0, 0], 6: [5, 0], 7: [3, 0] };
   for (const [gamma, want] of [[0.3, [4, 6, 7]], [0.2, [4, 6]], [0, [6]]] as const) {
     const r = createStopRule("eb-sampler", { gamma }, ctx2d());
     r.beginBlock(block(0, 4, 8, 4));
     const d = r.observe(lv(1, [], logits));
-    assert.deepEqual(d.commitEarly, want, `gamma ${gamma}`);
+    assert.deepEqual([d.commitOnly, d.commitEarly], [want, undefined], `gamma ${gamma}`);
     assert.equal(d.stop, false);
+    const u = createStopRule("eb-sampler", { gamma, union: true }, ctx2d());
+    u.beginBlock(block(0, 4, 8, 4));
+    const du = u.observe(lv(1, [], logits));
+    assert.deepEqual([du.commitOnly, du.commitEarly], [undefined, want], `gamma ${gamma} union`);
   }
 });
 
-test("klass: commits once `history` consecutive KLs are < klThreshold and the confidence is > confThreshold", () => {
-  // pos 4: [3,0] every step: KL 0 from step 2, run 1, 2 -> commit at step 3 (conf sigma(3) = .9526 > .9).
+const sig = (x: number) => 1 / (1 + Math.exp(-x));
+
+test("klass (llada_klass.py L111-130): KL history of `history` steps < klThreshold, gate step >= history - 1, conf > 0.9", () => {
+  // pos 4: [3,0] every step: KL +inf (no previous, L68 p_prev = 0), then 0, 0 -> stable at step 3 (conf sigma(3) = .9526 > .9).
   // pos 5: [2,0] every step: stable, but sigma(2) = .8808 < .9 -> never.
-  // pos 6: [3,0], [3,0], then [4,0]: KL([4,0]||[3,0]) = 0.0124512 > .01 resets the run at step 3;
-  //        [4,0] again at 4, 5 -> run 1, 2 -> commit at step 5.
-  // pos 7: [3,0], [3.1,0], [3.1,0]: KL = 0.000213 < .01 -> run 1 (step 2), 2 (step 3) -> commit at step 3.
+  // pos 6: [3,0], [3,0], then [4,0]: KL([4,0]||[3,0]) = .98201 ln(.98201/.95257) + .01799 ln(.01799/.04743) = 0.0124512
+  //        > .01 at step 3; history (.01245, 0) at step 4; (0, 0) at step 5 -> commit at step 5.
+  // pos 7: [3,0], [3.1,0], [3.1,0]: KL = 0.000213 < .01 then 0 -> commit at step 3.
   const r = createStopRule("klass", {}, ctx2d());
+  assert.equal(r.wantsRowsToEnd, true);
   r.beginBlock(block(0, 4, 8, 8));
-  const sig = (x: number) => 1 / (1 + Math.exp(-x));
   const got: number[][] = [];
   const committed = new Set<number>();
   for (let t = 1; t <= 5; t++) {
     const rows: Record<number, number[]> = { 4: [3, 0], 5: [2, 0], 6: [t >= 3 ? 4 : 3, 0], 7: [t >= 2 ? 3.1 : 3, 0] };
     const conf = { 4: sig(3), 5: sig(2), 6: sig(rows[6][0]), 7: sig(rows[7][0]) };
     const d = r.observe(lv(t, [...committed], rows, {}, conf));
-    got.push(d.commitEarly ?? []);
-    for (const p of d.commitEarly ?? []) committed.add(p);
+    assert.equal(d.commitEarly, undefined);
+    got.push(d.commitOnly ?? []);
+    for (const p of d.commitOnly ?? []) committed.add(p);
   }
   assert.deepEqual(got, [[], [], [4, 7], [], [6]]);
-  // history 1: one stable step suffices (pos 4 and 7 at step 2, pos 6 at step 4)
+  // history 1: the gate step >= 0 always holds; one KL < .01 suffices (pos 4 at step 2)
   const r1 = createStopRule("klass", { history: 1 }, ctx2d());
   r1.beginBlock(block(0, 4, 8, 8));
   r1.observe(lv(1, [], { 4: [3, 0] }, {}, { 4: sig(3) }));
-  assert.deepEqual(r1.observe(lv(2, [], { 4: [3, 0] }, {}, { 4: sig(3) })).commitEarly, [4]);
+  assert.deepEqual(r1.observe(lv(2, [], { 4: [3, 0] }, {}, { 4: sig(3) })).commitOnly, [4]);
 });
 
-test("less: confidence, persistence of the top-1 and top-K JS must all hold", () => {
-  // persist 2: the top-1 must equal the previous 2 forwards' -> earliest at step 3.
-  // pos 4: [3,0], x0 0 throughout, conf .95 -> JS 0 -> commit at step 3.
-  // pos 5: x0 flips to 1 at step 2 -> the persistence count restarts: 0 (t2), 1 (t3), 2 (t4) -> commit at step 4.
-  // pos 6: conf .8 <= .9 -> never.
-  // pos 7: rows [3,0], [3,0], [6,0]: top-1 persists but JS_K of (sigma(6), 1-sigma(6)) vs (sigma(3), 1-sigma(3)) on
-  //        K = 5 >= 2 entries is the full JS = 0.0126327 > .01 at step 3 -> no; step 4 [6,0] again: JS 0 -> commit.
-  //        (With [5,0] the JS would be 0.0088444 < .01.)
+test("klass: p_prev and the KL history live across blocks (llada_klass.py L65-68), the step gate is per block (L123)", () => {
+  // Blocks [4,6) and [6,8); the rows of positions 6, 7 are seen during block 0 (wantsRowsToEnd).
+  // pos 6: [3,0] at every forward. Block 0 has 2 forwards: KL +inf, 0. Block 1, step 1: history (0, 0) is stable
+  // but the gate (step index 0 >= history - 1 = 1) fails; step 2: history (0, 0) -> commit. A per-block reset
+  // (this project's earlier KLASS) would need step 3.
+  const r = createStopRule("klass", {}, ctx2d());
+  const rows = { 4: [3, 0], 5: [3, 0], 6: [3, 0], 7: [0, 0] };
+  const at = (t: number, blk: [number, number], visible: number[]) => {
+    const v = view({ step: t, seqLen: 8, block: blk, visible, vocab: 2, logits: rows });
+    v.masked.forEach((p, i) => (v.confidence[i] = p === 7 ? 0.5 : sig(3)));
+    return v;
+  };
+  r.beginBlock(block(0, 4, 6, 2));
+  assert.deepEqual(r.observe(at(1, [4, 6], [])).commitOnly, []);
+  // step 2: history (+inf, 0) for 4 and 5: not stable (the sampler falls back to top-k_t)
+  assert.deepEqual(r.observe(at(2, [4, 6], [])).commitOnly, []);
+  r.beginBlock(block(1, 6, 8, 2));
+  assert.deepEqual(r.observe(at(1, [6, 8], [])).commitOnly, [], "gated: step index 0 < history - 1");
+  assert.deepEqual(r.observe(at(2, [6, 8], [])).commitOnly, [6]);
+  // A new generation (block index 0) forgets the previous one's distributions.
+  r.beginBlock(block(0, 4, 6, 2));
+  assert.deepEqual(r.observe(at(1, [4, 6], [])).commitOnly, []);
+  assert.deepEqual(r.observe(at(2, [4, 6], [])).commitOnly, []);
+});
+
+test("klass variant dream (dream_klass.py L507-521): conf >= threshold, no step gate, one-token fallback", () => {
+  // conf exactly 0.9: LLaDA's strict > rejects, Dream's >= accepts (pos 4, stable from step 3).
+  // When nothing is ready Dream commits the single most confident masked token (pos 5 at .95 beats .9).
+  const mk = (variant: string) => {
+    const r = createStopRule("klass", { variant }, ctx2d());
+    r.beginBlock(block(0, 4, 8, 8));
+    return r;
+  };
+  const rows = { 4: [3, 0], 5: [0, 0], 6: [0, 0], 7: [0, 0] };
+  const c = { 4: 0.9, 5: 0.95, 6: 0.1, 7: 0.1 };
+  const [l, d] = [mk("llada"), mk("dream")];
+  const got = [1, 2, 3].map((t) => [l.observe(lv(t, [], rows, {}, c)).commitOnly, d.observe(lv(t, [], rows, {}, c)).commitOnly]);
+  // pos 5 has a flat row: KL 0 from step 2 too, conf .95 -> LLaDA commits 5 at step 3 (.95 > .9); Dream commits 4 and 5.
+  assert.deepEqual(got, [
+    [[], [5]],
+    [[], [5]],
+    [[5], [4, 5]],
+  ]);
+  assert.throws(() => createStopRule("klass", { variant: "mdlm" }, ctx2d()), StopRuleParamError);
+});
+
+test("less_core.py coarse_topk_js: each side's own top-K on the union of ids, the untracked mass in one bucket", () => {
+  // p = [.5, .3, .15, .05] -> top-2 {0: .5, 1: .3}, other .2; q = [.4, .1, .35, .15] -> top-2 {0: .4, 2: .35}, other .25.
+  // Buckets (p, q): id 0 (.5, .4), id 1 (.3, 0), id 2 (0, .35), other (.2, .25);
+  // JS = 1/2 sum [p ln(p/m) + q ln(q/m)], m = (p+q)/2 = 0.22944811635675208 (Python math).
+  close(coarseTopKJs([0, 1], [0.5, 0.3], [0, 2], [0.4, 0.35]), 0.22944811635675208, 1e-10);
+  close(coarseTopKJs([0, 1], [0.5, 0.3], [0, 1], [0.5, 0.3]), 0);
+  // Same ids in another order: the buckets are matched by id.
+  close(coarseTopKJs([1, 0], [0.3, 0.5], [0, 1], [0.5, 0.3]), 0);
+});
+
+test("less (llada_less.py): conf >= 0.75, argmax unchanged the previous 2 forwards, coarse top-8 JS <= 0.04", () => {
+  // vocab 2 < K = 8: the summaries hold the whole distribution, so the drift is the full JS.
+  // pos 4: [3,0], x0 0 throughout, conf .95: persistence reaches 2 at step 3, drift 0 -> commit at step 3.
+  // pos 5: x0 flips to 1 at step 2 -> persistence restarts: 0 (t2), 1 (t3), 2 (t4) -> commit at step 4.
+  // pos 6: conf exactly .75 -> accepted (>=; this project's earlier LESS used > .9) at step 3.
+  // pos 7: rows [1,0], [1,0], [4,0], [4,0]: top-1 persists, drift at step 3 = JS((sigma 4, .), (sigma 1, .))
+  //        = 0.07505289060168097 > .04 -> no; step 4: drift 0 -> commit.
   const r = createStopRule("less", {}, ctx2d());
   r.beginBlock(block(0, 4, 8, 8));
   const got: number[][] = [];
   const committed = new Set<number>();
   for (let t = 1; t <= 4; t++) {
-    const rows: Record<number, number[]> = { 4: [3, 0], 5: [3, 0], 6: [3, 0], 7: [t >= 3 ? 6 : 3, 0] };
+    const rows: Record<number, number[]> = { 4: [3, 0], 5: [3, 0], 6: [3, 0], 7: [t >= 3 ? 4 : 1, 0] };
     const x0 = { 4: 0, 5: t >= 2 ? 1 : 0, 6: 0, 7: 0 };
-    const d = r.observe(lv(t, [...committed], rows, x0, { 4: 0.95, 5: 0.95, 6: 0.8, 7: 0.95 }));
-    got.push(d.commitEarly ?? []);
-    for (const p of d.commitEarly ?? []) committed.add(p);
+    const d = r.observe(lv(t, [...committed], rows, x0, { 4: 0.95, 5: 0.95, 6: 0.75, 7: 0.95 }));
+    got.push(d.commitOnly ?? []);
+    for (const p of d.commitOnly ?? []) committed.add(p);
   }
-  assert.deepEqual(got, [[], [], [4], [5, 7]]);
+  assert.deepEqual(got, [[], [], [4, 6], [5, 7]]);
+  // jsThreshold .08 admits the 0.0751 drift at step 3 (<=); union=true hands the same set as commitEarly.
+  const u = createStopRule("less", { jsThreshold: 0.08, union: true }, ctx2d());
+  u.beginBlock(block(0, 4, 8, 8));
+  const d3 = [1, 2, 3].map((t) => u.observe(lv(t, [], { 7: [t >= 3 ? 4 : 1, 0] }, {}, { 7: 0.95 })));
+  assert.deepEqual([d3[2].commitEarly, d3[2].commitOnly], [[7], undefined]);
 });
 
 test("stable-confident: stops when the canvas repeats and the mean masked entropy is < the threshold", () => {
@@ -173,5 +242,5 @@ test("peers compose: a stop rule first, then commit rules", () => {
   const r = createStopRule("stable-confident+eb-sampler", { entropy: 0.05, gamma: 0 }, ctx2d());
   r.beginBlock(block(0, 4, 8, 8));
   const d = r.observe(lv(1, [4], { 5: [5, 0], 6: [3, 0], 7: [0, 0] }));
-  assert.deepEqual([d.stop, d.commitEarly], [false, [5]]);
+  assert.deepEqual([d.stop, d.commitEarly, d.commitOnly], [false, [], [5]]);
 });

@@ -5,7 +5,7 @@ import { createStopRule, listStopRules } from "../../server/src/stop/registry";
 import { StopRuleParamError, UnknownStopRuleError } from "../../server/src/stop/errors";
 import { PROBE, block, ctx2d, view } from "./view";
 
-const ALL = ["full", "fixed", "edit", "edit-released", "edit-subspace", "edit-token", "jot", "confidence", "stable-confident", "sched", "less", "klass", "eb-sampler", "edit-cos"];
+const ALL = ["full", "fixed", "edit", "edit-released", "edit-subspace", "edit-token", "jot", "confidence", "stable-confident", "sched", "less", "klass", "eb-sampler", "edit-cos", "prophet", "wino", "credit-decoding", "dus", "learned"];
 
 test("listStopRules names every rule with typed params and defaults", () => {
   const list = listStopRules();
@@ -17,7 +17,7 @@ test("listStopRules names every rule with typed params and defaults", () => {
   );
   assert.equal(edit.params[0].accepted, "a number in (0, +inf)");
   assert.equal(list.find((r) => r.name === "edit-released")!.params.find((p) => p.name === "polishSteps")!.default, 2);
-  assert.deepEqual(list.filter((r) => r.role === "commit").map((r) => r.name), ["edit-token", "jot", "confidence", "less", "klass", "eb-sampler", "edit-cos"]);
+  assert.deepEqual(list.filter((r) => r.role === "commit").map((r) => r.name), ["edit-token", "jot", "confidence", "less", "klass", "eb-sampler", "edit-cos", "wino", "credit-decoding", "dus", "learned"]);
 });
 
 test("unknown rules and bad compositions are typed errors listing the known names", () => {

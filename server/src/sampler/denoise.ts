@@ -1,8 +1,11 @@
 /**
  * The block-wise denoising loop (bundle contract "Sampler semantics", EDIT Alg. 1 for the stop):
  * per block, per step: one forward, x0/confidence on the block's masked positions, the stop rule
- * observes the step before its commit, then the scheduled k most confident (plus the rule's early
- * commits) are unmasked. A stop either argmax-fills the block (polish p = 0) or spends p polish
+ * observes the step before its commit, then what it commits is unmasked: exactly the rule's set when
+ * it returns one (`commitOnly`, the peers as their authors ship them; the schedule's top-k_t, at least
+ * one token, when that set is empty), else the scheduled k_t most confident plus the rule's early
+ * commits (`commitEarly`, the union variant). A rule may mask again tokens committed earlier in the
+ * block (`remask`, WINO). A stop either argmax-fills the block (polish p = 0) or spends p polish
  * forwards; EOS in a finished block skips the remaining blocks.
  */
 import type { BlockTrace, StepEvent, StepTrace } from "../../../protocol/trace";
@@ -156,9 +159,12 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
     };
 
     const blockStart = bs ? Math.floor(start / bs) * bs : start;
+    /** Positions the sampler committed in this block (the only ones a rule may mask again). */
+    const committedHere = new Set<number>();
+    const wantEnd = rule.wantsRowsToEnd ? genEnd : end;
     for (let t = 1; t <= budget; t++) {
       const win = sub ? decodeWindow(ids, o.maskId, start, end, blockStart, sub, o.shift ?? false) : null;
-      const { res, ms: forwardMs } = await timedForward(start, end);
+      const { res, ms: forwardMs } = await timedForward(start, wantEnd);
       const c = win ? choose(res, start, end, win[0], win[1]) : choose(res, start, end);
       if (c.masked.length === 0) break; // defensive: the loop below ends blocks once all are committed
       const view: StepView = {
@@ -183,9 +189,17 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
       const polish = rule.polishSteps;
       const stopNow = decision.stop && t + polish < budget;
       // The last step commits whatever is left, so a block never ends with masks (the counts sum to L anyway).
+      const last = t === budget;
+      const maskedIndex = new Map(c.masked.map((p, i) => [p, i]));
+      const toIndices = (ps: readonly number[] | undefined): number[] =>
+        (ps ?? []).map((p) => maskedIndex.get(p)).filter((i): i is number => i !== undefined);
+      const only = last ? [] : toIndices(decision.commitOnly);
+      // The last step commits whatever is left, so a block never ends with masks (the counts sum to L anyway).
       // Sub-blocks: the most confident one every step (generate(): unmask_idx[argmax] = True).
-      const k = sub ? 1 : t === budget ? c.masked.length : Math.min(counts[t - 1], c.masked.length);
-      const scheduled = topKByConfidence(c.masked, c.confidence, k);
+      // A rule with a set of its own that is empty falls back to the schedule's top-k_t, at least one token.
+      let k = sub ? 1 : last ? c.masked.length : Math.min(counts[t - 1], c.masked.length);
+      if (decision.commitOnly !== undefined) k = Math.max(k, 1);
+      const scheduled = only.length > 0 ? [] : topKByConfidence(c.masked, c.confidence, k);
       const scheduledSet = new Set(scheduled);
       let chosen: number[];
       if (stopNow && polish === 0 && sub) {
@@ -196,14 +210,25 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
       } else if (stopNow && polish === 0) {
         chosen = c.masked.map((_, i) => i); // argmax fill of every still-masked position
       } else {
-        chosen = [...scheduled];
-        const maskedIndex = new Map(c.masked.map((p, i) => [p, i]));
-        for (const p of decision.commitEarly ?? []) {
-          const i = maskedIndex.get(p);
-          if (i !== undefined && !scheduledSet.has(i)) chosen.push(i);
-        }
+        chosen = only.length > 0 ? [...new Set(only)] : [...scheduled];
+        const inChosen = new Set(chosen);
+        for (const i of toIndices(decision.commitEarly)) if (!inChosen.has(i)) chosen.push(i);
       }
       const done = commit(c, chosen);
+      for (const p of done.positions) committedHere.add(p);
+      // WINO's narrow-out: mask again tokens this block committed at an earlier step (never on the last step or a stop).
+      const remasked: number[] = [];
+      if (!last && !stopNow) {
+        const now = new Set(done.positions);
+        for (const p of decision.remask ?? []) {
+          if (committedHere.has(p) && !now.has(p) && ids[p] !== o.maskId) remasked.push(p);
+        }
+        remasked.sort((a, b) => a - b);
+        for (const p of remasked) {
+          ids[p] = o.maskId;
+          committedHere.delete(p);
+        }
+      }
       emit({
         step: t,
         visible: c.visible,
@@ -215,6 +240,7 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
         committedIds: done.tokens,
         committedProbs: done.probs,
         early: done.positions.filter((p) => !scheduledSet.has(c.masked.indexOf(p))),
+        ...(remasked.length > 0 ? { remasked } : {}),
         polish: false,
         forwardMs,
         ruleMs,

@@ -1,5 +1,6 @@
 /** What a stop rule may read from the bundle: EDIT metadata (edit-metadata.safetensors) and certificate constants. */
 import type { ParamValue } from "../../../protocol/lsp";
+import type { CommitPolicyWeights } from "./commit-policy";
 
 export interface ModuleMetadata {
   /** Row-energy vector u [d_out] (Eq 4). */
@@ -29,4 +30,6 @@ export interface RuleContext {
   certificates: { alphaHat: number; q: number } | null;
   /** Calibrated defaults from bundle.json for the task; user params override them. */
   defaults: Record<string, ParamValue>;
+  /** Learned commit policies shipped in the bundle (bundle.json commit_policies), by name. */
+  commitPolicies?: Readonly<Record<string, CommitPolicyWeights>>;
 }

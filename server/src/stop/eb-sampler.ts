@@ -10,9 +10,12 @@
  *   always accepted (its left side is 0).
  * Defaults: gamma = 0.1 (DiffusionGemma's `entropy_bound`). Ordering by entropy is DiffusionGemma's
  * choice; the paper also orders by confidence or margin (not offered here). Like the project's other
- * commit rules it adds to the schedule's k_t (docs/bundle-contract.md); greedy x0 (temperature 0),
- * so DiffusionGemma's sampling-temperature schedule (t_max 0.8 -> t_min 0.4) does not apply.
+ * EB-sampler commits exactly the accepted set (never empty: the first token is always accepted), as
+ * the paper's Alg. 1 and DiffusionGemma do; `union=true` is this project's earlier variant (the set on
+ * top of the schedule's k_t). Greedy x0 (temperature 0), so DiffusionGemma's sampling-temperature
+ * schedule (t_max 0.8 -> t_min 0.4) does not apply.
  */
+import { commitDecision, UNION_PARAM } from "./commit-mode";
 import type { RuleDefinition } from "./definition";
 import { rowEntropy } from "./logit-stats";
 import { parseParams, type ParamSpecs } from "./params";
@@ -26,6 +29,7 @@ export const EB_SAMPLER_PARAMS = {
     min: 0,
     doc: "entropy bound: accept the lowest-entropy masked tokens while sum(H) - max(H) <= gamma (nats)",
   },
+  union: UNION_PARAM,
 } as const satisfies ParamSpecs;
 
 /** The accepted positions for entropies `h` aligned with `positions` (exported for tests and the oracle). */
@@ -46,12 +50,15 @@ export class EbSamplerRule implements StopRule {
   readonly polishSteps = 0;
   /** Entropies of the masked positions at the last observed step (aligned with view.masked). */
   lastEntropies: number[] = [];
-  constructor(private readonly gamma: number) {}
+  constructor(
+    private readonly gamma: number,
+    private readonly union = false,
+  ) {}
   beginBlock(_block: BlockInfo): void {}
   observe(view: StepView): StepDecision {
     const h = view.masked.map((p) => rowEntropy(view.logits, rowOffset(view, p, view.vocab), view.vocab));
     this.lastEntropies = h;
-    return { stop: false, commitEarly: entropyBoundedSet(view.masked, h, this.gamma), sims: null, kl: null, counter: null, margin: null };
+    return commitDecision(entropyBoundedSet(view.masked, h, this.gamma), this.union);
   }
   blockThresholds(): null {
     return null;
@@ -61,9 +68,10 @@ export class EbSamplerRule implements StopRule {
 export const ebSamplerRule: RuleDefinition = {
   name: "eb-sampler",
   role: "commit",
-  summary: "EB-sampler (2025): commit the lowest-entropy masked tokens while sum(H) - max(H) <= gamma",
+  summary: "EB-sampler (2025): commit only the lowest-entropy masked tokens while sum(H) - max(H) <= gamma",
   params: EB_SAMPLER_PARAMS,
   create(raw) {
-    return new EbSamplerRule(parseParams("eb-sampler", EB_SAMPLER_PARAMS, raw).gamma);
+    const p = parseParams("eb-sampler", EB_SAMPLER_PARAMS, raw);
+    return new EbSamplerRule(p.gamma, p.union);
   },
 };

@@ -2,7 +2,8 @@
  * Rule lookup and composition. A spec is a rule name ("edit") or an early-stop rule composed with
  * per-step commit rules ("edit+confidence", "edit+jot", "edit-released+confidence", "full+jot"):
  * the stop rule decides when the block ends (stop, trace fields, thresholds, certificate, polish);
- * each commit rule adds positions to `commitEarly` (their union, ascending).
+ * each commit rule adds positions to `commitEarly` (their union, ascending), or to `commitOnly` for
+ * the rules that commit only their own set (the union of those sets), and to `remask` (WINO).
  *
  * Parameters: the task's calibrated defaults (ctx.defaults) are merged under the user's params.
  * Defaults are calibrated for the task's own rule, so a default that names no parameter of the
@@ -12,6 +13,8 @@
 import type { ParamValue } from "../../../protocol/lsp";
 import type { CertificateFlags } from "../../../protocol/trace";
 import { confidenceRule } from "./confidence";
+import { creditDecodingRule } from "./credit-decoding";
+import { dusRule } from "./dus";
 import type { RuleContext } from "./context";
 import type { RuleDefinition } from "./definition";
 import { ebSamplerRule } from "./eb-sampler";
@@ -25,11 +28,14 @@ import { fixedRule } from "./fixed";
 import { fullRule } from "./full";
 import { jotRule } from "./jot";
 import { klassRule } from "./klass";
+import { learnedRule } from "./learned";
 import { lessRule } from "./less";
+import { prophetRule } from "./prophet";
 import { describeAccepted } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
 import { schedRule } from "./sched";
 import { stableConfidentRule } from "./stable-confident";
+import { winoRule } from "./wino";
 
 const DEFINITIONS: readonly RuleDefinition[] = [
   fullRule,
@@ -47,6 +53,12 @@ const DEFINITIONS: readonly RuleDefinition[] = [
   klassRule,
   ebSamplerRule,
   editCosRule,
+  // Issue 21: the newest peers.
+  prophetRule,
+  winoRule,
+  creditDecodingRule,
+  dusRule,
+  learnedRule,
 ];
 const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
 
@@ -104,12 +116,14 @@ function resolveSpec(spec: string): RuleDefinition[] {
 /** Runs one stop rule and several commit rules as one StopRule. */
 class ComposedRule implements StopRule {
   readonly polishSteps: number;
+  readonly wantsRowsToEnd: boolean;
   constructor(
     readonly name: string,
     private readonly stopRule: StopRule | null,
     private readonly commitRules: StopRule[],
   ) {
     this.polishSteps = stopRule?.polishSteps ?? 0;
+    this.wantsRowsToEnd = [stopRule, ...commitRules].some((r) => r?.wantsRowsToEnd === true);
   }
   beginBlock(block: BlockInfo): void {
     this.stopRule?.beginBlock(block);
@@ -118,8 +132,25 @@ class ComposedRule implements StopRule {
   observe(view: StepView): StepDecision {
     const base: StepDecision = this.stopRule?.observe(view) ?? { stop: false };
     const early = new Set(base.commitEarly ?? []);
-    for (const r of this.commitRules) for (const p of r.observe(view).commitEarly ?? []) early.add(p);
-    return { ...base, commitEarly: [...early].sort((a, b) => a - b) };
+    // Rules that commit only their own set: the union of their sets (still "only": no schedule on top).
+    let only: Set<number> | null = base.commitOnly ? new Set(base.commitOnly) : null;
+    const remask = new Set(base.remask ?? []);
+    for (const r of this.commitRules) {
+      const d = r.observe(view);
+      for (const p of d.commitEarly ?? []) early.add(p);
+      if (d.commitOnly) {
+        only ??= new Set();
+        for (const p of d.commitOnly) only.add(p);
+      }
+      for (const p of d.remask ?? []) remask.add(p);
+    }
+    const asc = (s: Set<number>) => [...s].sort((a, b) => a - b);
+    return {
+      ...base,
+      commitEarly: asc(early),
+      ...(only ? { commitOnly: asc(only) } : {}),
+      ...(remask.size > 0 ? { remask: asc(remask) } : {}),
+    };
   }
   blockThresholds(): { delta: number; omega: number } | null {
     return this.stopRule?.blockThresholds() ?? null;

@@ -47,8 +47,19 @@ export interface StepView {
 export interface StepDecision {
   /** Stop the block now (early termination); the sampler polishes per the rule's polishSteps. */
   stop: boolean;
-  /** Masked positions to commit now (with their x0) beyond the schedule's k (per-step commit rules). */
+  /** Masked positions to commit now (with their x0) beyond the schedule's k (the "union" commit variant). */
   commitEarly?: number[];
+  /**
+   * The set the rule would commit now (masked positions, with their x0), as the peers' authors commit it:
+   * the sampler commits exactly this set; when it is empty (or no rule gives one) the schedule's top-k_t
+   * by confidence, at least one token (KLASS llada_klass.py L155-182, LESS llada_less.py "Fallback").
+   */
+  commitOnly?: number[];
+  /**
+   * Visible positions of the current block that the sampler committed earlier in this block and must
+   * mask again now (WINO's "narrow-out" verification); ignored on the block's last step.
+   */
+  remask?: number[];
   /** Trace fields computed by the rule (null when it computes none). */
   sims?: number[] | null;
   kl?: number | null;
@@ -66,4 +77,9 @@ export interface StopRule {
   blockThresholds(): { delta: number; omega: number } | null;
   /** Certificate flags at the stop of the current block (EDIT rules only). */
   certificate?(): CertificateFlags | null;
+  /**
+   * The rule needs the logits of every generation position from the current block to the end of the
+   * generation, not only the block's rows (KLASS keeps each position's previous distribution across blocks).
+   */
+  readonly wantsRowsToEnd?: boolean;
 }
