@@ -100,7 +100,10 @@ export interface DllmModel {
   /** Execution provider the session actually runs on. */
   readonly provider: string;
   forward(ids: Int32Array, request?: ForwardRequest): Promise<ForwardResult>;
-  /** Equal-length rows (left-pad with the pad id beforehand); used by the bench. */
-  forwardBatch?(rows: Int32Array[]): Promise<BatchForwardResult>;
+  /**
+   * Equal-length rows (left-pad with the pad id beforehand); used by the bench and the batched eval.
+   * `leftPad[r]`: row r's padding length (positions restart after it); default: the row's leading run of pad ids.
+   */
+  forwardBatch?(rows: Int32Array[], leftPad?: readonly number[]): Promise<BatchForwardResult>;
   dispose(): Promise<void>;
 }
