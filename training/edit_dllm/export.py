@@ -266,7 +266,8 @@ class OnnxForward:
             feed["position_ids"] = left_pad_positions(ids, self.pad_id)
             feed["want"] = np.array([0, s], dtype=np.int64)
             for i in self.past:
-                feed[i.name] = np.zeros((b, i.shape[1], 0, i.shape[3]), dtype=np.float32)
+                feed[i.name] = np.zeros((b, i.shape[1], 0, i.shape[3]),
+                                        dtype=np.float16 if i.type == "tensor(float16)" else np.float32)
         return feed
 
     def __call__(self, ids: torch.Tensor):

@@ -15,6 +15,8 @@ import type {
   DllmModel,
   ForwardRequest,
   ForwardResult,
+  KvArray,
+  KvDtype,
   KvGeometry,
   KvSpan,
 } from "./types";
@@ -172,6 +174,7 @@ export class OnnxDllmModel implements DllmModel {
  */
 export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphModel {
   readonly kv: KvGeometry;
+  readonly kvDtype: KvDtype;
   private readonly presentNames: string[];
   private readonly emptyPast = new Map<number, Record<string, ort.Tensor>>();
 
@@ -198,6 +201,11 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
       throw new ModelError(`model.onnx: past_key.0 must have fixed kv_heads and head_dim axes, found [${shape.join(", ")}]`, provider);
     }
     this.kv = { layers, kvHeads, headDim };
+    const kvType = meta && meta.isTensor ? meta.type : "float32";
+    if (kvType !== "float32" && kvType !== "float16") {
+      throw new ModelError(`model.onnx: past_key.0 must be float32 or float16, found ${kvType}`, provider);
+    }
+    this.kvDtype = kvType;
     this.presentNames = [];
     for (let i = 0; i < layers; i++) {
       for (const kind of ["key", "value"]) {
@@ -218,7 +226,7 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
       let empty = this.emptyPast.get(batch);
       if (!empty) {
         empty = {};
-        const t = new ort.Tensor("float32", new Float32Array(0), [batch, kvHeads, 0, headDim]);
+        const t = new ort.Tensor(this.kvDtype, this.kvDtype === "float16" ? new Uint16Array(0) : new Float32Array(0), [batch, kvHeads, 0, headDim]);
         for (let i = 0; i < layers; i++) empty[`past_key.${i}`] = empty[`past_value.${i}`] = t;
         this.emptyPast.set(batch, empty);
       }
@@ -228,10 +236,23 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
     const feeds: Record<string, ort.Tensor> = {};
     const dims = [1, kvHeads, past.length, headDim];
     past.layers.forEach((l, i) => {
-      feeds[`past_key.${i}`] = new ort.Tensor("float32", l.key, dims);
-      feeds[`past_value.${i}`] = new ort.Tensor("float32", l.value, dims);
+      feeds[`past_key.${i}`] = this.kvTensor(l.key, dims);
+      feeds[`past_value.${i}`] = this.kvTensor(l.value, dims);
     });
     return feeds;
+  }
+
+  private kvTensor(data: KvArray, dims: number[]): ort.Tensor {
+    const want = this.kvDtype === "float16" ? Uint16Array : Float32Array;
+    if (!(data instanceof want)) throw new ModelError(`past K/V are ${data.constructor.name}, the graph takes ${this.kvDtype}`);
+    return this.kvDtype === "float16" ? new ort.Tensor("float16", data as Uint16Array, dims) : new ort.Tensor("float32", data as Float32Array, dims);
+  }
+
+  /** A present output's data as the span's array type (float16 as raw bits, whatever view ORT returned). */
+  private kvData(t: ort.Tensor): KvArray {
+    const d = t.data as ArrayBufferView;
+    if (this.kvDtype === "float32") return d as Float32Array;
+    return d instanceof Uint16Array ? d : new Uint16Array(d.buffer, d.byteOffset, d.byteLength / 2);
   }
 
   /**
@@ -286,7 +307,7 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
     );
     const layers: KvSpan["layers"] = [];
     for (let i = 0; i < this.kv.layers; i++) {
-      layers.push({ key: out[`present_key.${i}`].data as Float32Array, value: out[`present_value.${i}`].data as Float32Array });
+      layers.push({ key: this.kvData(out[`present_key.${i}`]), value: this.kvData(out[`present_value.${i}`]) });
     }
     return { logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts, present: { length: q, layers } };
   }

@@ -5,6 +5,7 @@
     python -m edit_dllm.arch.tiny --family llada|dream --out DIR [--adapter DIR]
     python -m edit_dllm.arch.tiny --family llada --out ../test/fixtures/tiny-llada-eos \
         --golden ../test/fixtures/golden/tiny-llada-eos --eos-golden --eos-leaning
+    python -m edit_dllm.arch.tiny --family llada --dtype fp16 --out ../test/fixtures/tiny-llada-fp16
 
 Each checkpoint has config.json with the family's real keys, two safetensors shards with the real
 tensor names plus model.safetensors.index.json, a byte-level BPE tokenizer.json trained here with
@@ -292,6 +293,23 @@ def write_eos_fixture(family: str, bundle_out: str | Path, golden_out: str | Pat
     return written
 
 
+def write_dtype_fixture(family: str, dtype: str, bundle_out: str | Path) -> Path:
+    """tiny-<family>-<dtype> (fp16 / int4: float16 K/V at the graph boundary) for the engine's dtype tests;
+    the same weights as tiny-<family>. Random weights: no int4 top-1 check (it measures trained models)."""
+    import shutil
+    import tempfile
+    from ..convert import convert
+    tmp = Path(tempfile.mkdtemp(prefix="edit-fixture-"))
+    try:
+        ckpt = build_tiny_checkpoint(family, tmp / f"tiny-{family}-ckpt")
+        lora = build_tiny_adapter(ckpt, tmp / "lora")
+        convert(ckpt, bundle_out, adapter=lora, probes="all-qkv", name=Path(bundle_out).name, dtype=dtype,
+                generation=FIXTURE_GENERATION, min_top1=None, log=lambda s: None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Path(bundle_out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", choices=("llada", "dream"), required=True)
@@ -303,8 +321,12 @@ def main() -> None:
                     help="with --golden: write only the eos-<i>-*.json traces (on --out, or with --eos-leaning "
                          "converting --out first from the eos-leaning checkpoint)")
     ap.add_argument("--eos-leaning", action="store_true")
+    ap.add_argument("--dtype", choices=("fp16", "int4"), help="write the fixture bundle tiny-<family>-<dtype> to --out")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.dtype:
+        print(f"wrote {write_dtype_fixture(a.family, a.dtype, a.out)}")
+        return
     if a.golden and a.eos_golden:
         n = len(write_eos_fixture(a.family, a.out, a.golden, a.eos_leaning))
         print(f"wrote {n} eos golden traces to {a.golden}")
