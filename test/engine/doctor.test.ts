@@ -90,13 +90,15 @@ test("doctor per dtype at 4k: weights + K/V + attention scores (hand-computed on
   const est = r.bundle!.estimates!;
   assert.equal(est.contextTokens, 4096);
   const by = new Map(est.dtypes.map((e) => [e.dtype, e]));
-  // fp32: (12,288 embedding + 34,464 MatMul weights) x 4 B; K/V 2 x 2 layers x 4 x 8 x 4 B = 512 B/token.
+  // fp32: 46,752 x 4 B; K/V 2 x 2 layers x 4 x 8 x 4 B = 512 B/token.
   assert.equal(by.get("fp32")!.weightsBytes, 187_008);
   assert.equal(by.get("fp32")!.kvBytesPerToken, 512);
   assert.equal(by.get("fp32")!.kvBytes, 512 * 4096);
   assert.equal(by.get("fp32")!.scoresBytes, 4 * 4096 * 4096 * 4);
-  // int4: embedding fp32 + 34,464 x 20.5 / 32 B; fp16 K/V 256 B/token.
-  assert.equal(by.get("int4")!.weightsBytes, Math.round(49_152 + 34_464 * 0.640625));
+  // int4: embedding and head (12,288 each) fp32 + the layers' 22,176 weights x 20 / 32 B; fp16 K/V 256 B/token.
+  assert.equal(by.get("int4")!.weightsBytes, 2 * 12_288 * 4 + 22_176 * 0.625);
+  // int8: embedding fp32, head and layers 1.01 B.
+  assert.equal(by.get("int8")!.weightsBytes, Math.round(12_288 * 4 + (12_288 + 22_176) * 1.01));
   assert.equal(by.get("int4")!.kvBytesPerToken, 256);
   assert.equal(by.get("fp16")!.kvBytesPerToken, 256);
   assert.equal(by.get("int8")!.kvBytesPerToken, 512);

@@ -5,8 +5,9 @@
  *
  * Bytes per weight are those of the converter's output (training/edit_dllm/convert.py), checked against
  * the SmolLM2 and 8B-shaped 2-layer bundles (docs/bench.md): fp32 4, fp16 2; int8 (dynamic quantisation)
- * 1 per MatMul weight + scales, the embedding Gather stays fp32; int4 (MatMulNBits, block 32, asymmetric)
- * 16 B of nibbles + a 4 B scale + a 0.5 B zero point per 32 MatMul weights = 0.64 B, the embedding fp32.
+ * 1 per MatMul weight (head included) + scales, the embedding Gather stays fp32; int4 (MatMulNBits, block
+ * 32, symmetric: 16 B of nibbles + a 4 B scale per 32 weights = 0.625 B) on the layers' projections, the
+ * embedding and the head fp32 (convert.py INT4: the head quantised cost the most top-1 agreement).
  * K/V: fp32 and int8 graphs take float32 K/V, fp16 and int4 graphs float16.
  */
 import type { BundleConfig, ModelDtype } from "./bundle-json";
@@ -16,11 +17,11 @@ export const DEFAULT_ESTIMATE_CONTEXT = 4096;
 /** What a GPU leaves to the model: the CUDA context, cuDNN workspaces and ORT's arena rounding take the rest. */
 export const GPU_USABLE_FRACTION = 0.9;
 
-const WEIGHT_BYTES: Record<ModelDtype, { matmul: number; embedding: number }> = {
-  fp32: { matmul: 4, embedding: 4 },
-  fp16: { matmul: 2, embedding: 2 },
-  int8: { matmul: 1.01, embedding: 4 },
-  int4: { matmul: (16 + 4 + 0.5) / 32, embedding: 4 },
+const WEIGHT_BYTES: Record<ModelDtype, { layers: number; head: number; embedding: number }> = {
+  fp32: { layers: 4, head: 4, embedding: 4 },
+  fp16: { layers: 2, head: 2, embedding: 2 },
+  int8: { layers: 1.01, head: 1.01, embedding: 4 },
+  int4: { layers: (16 + 4) / 32, head: 4, embedding: 4 },
 };
 const KV_ELEMENT_BYTES: Record<ModelDtype, number> = { fp32: 4, fp16: 2, int8: 4, int4: 2 };
 
@@ -72,9 +73,9 @@ export function withLayers(s: ModelShape, layers: number): ModelShape {
 export function estimateDtype(s: ModelShape, dtype: ModelDtype, contextTokens = DEFAULT_ESTIMATE_CONTEXT): DtypeEstimate {
   const embedding = s.vocab * s.dModel;
   const w = WEIGHT_BYTES[dtype];
-  // MatMul weights: the layers' and the head's (a tied head is a second, transposed copy in the graph).
-  const matmul = s.params - embedding + (s.tiedHead ? embedding : 0);
-  const weightsBytes = Math.round(embedding * w.embedding + matmul * w.matmul);
+  // The head is a MatMul of vocab x d_model either way (a tied head is a second, transposed copy in the graph).
+  const layers = s.params - embedding * (s.tiedHead ? 1 : 2);
+  const weightsBytes = Math.round(embedding * (w.embedding + w.head) + layers * w.layers);
   const kvBytesPerToken = 2 * s.layers * s.kvHeads * s.headDim * KV_ELEMENT_BYTES[dtype];
   const kvBytes = kvBytesPerToken * contextTokens;
   const scoresBytes = s.heads * contextTokens * contextTokens * 4;
