@@ -4,7 +4,7 @@
  * 2 threads, then one generated block with a 1k-token prompt and the prefix cache; RSS after each step,
  * K/V bytes per token from the returned K/V. Appends to bench/big-shape.json.
  *
- *     node --import tsx scripts/big-shape-run.ts models/big-shape/llada-2l-fp16 [--threads 1,2] [--steps 8]
+ *     node --import tsx scripts/big-shape-run.ts models/big-shape/llada-2l-fp16 [--threads 1,2|none] [--steps 8]
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   const b = loadBundle(dir);
   const layers = b.config.model.cache!.layers;
   const row: Record<string, unknown> = { bundle: b.config.name, dtype: b.config.model.dtype, layers, params: b.config.model.params, context: CONTEXT, block: BLOCK, rssStartMiB: rssMiB() };
-  for (const threads of (values.threads ?? "1,2").split(",").map(Number)) {
+  const threadList = values.threads === "none" ? [] : (values.threads ?? "1,2").split(",").map(Number);
+  for (const threads of threadList) {
     let t = performance.now();
     const m = await createOnnxModel(b.modelPath, { provider: "cpu", threads, probes: b.config.probes, padId: b.config.ids.pad, shift: b.config.model.shift });
     if (!isCacheGraphModel(m)) throw new Error(`${dir}: not a cache graph`);
@@ -71,7 +72,9 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(row.generate));
   await e.dispose();
   const rows = existsSync(out) ? (JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>[]) : [];
-  writeFileSync(out, JSON.stringify([...rows.filter((r) => r.bundle !== row.bundle), row], null, 1) + "\n");
+  // A rerun of one part (--threads none) keeps the other parts' figures.
+  const prev = rows.find((r) => r.bundle === row.bundle) ?? {};
+  writeFileSync(out, JSON.stringify([...rows.filter((r) => r.bundle !== row.bundle), { ...prev, ...row }], null, 1) + "\n");
 }
 
 main().catch((e) => {

@@ -43,8 +43,9 @@ def build(family: str, dtype: str, out_root: Path) -> dict:
     out = out_root / f"{family}-2l-{dtype}"
     t0 = time.time()
     # No adapter (no probes: the full/confidence rules run); random weights: no int4 agreement check.
-    b = convert(ckpt, out, adapter=None, dtype=dtype, name=f"{family}-8b-shape-2l-{dtype}", min_top1=None,
-                vocab_check=False, parity_tol=None, log=print)
+    # max_len 4096: LLaDA-8B's max_sequence_length (the tiny config's 256 would refuse the 1k-token prompt).
+    b = convert(ckpt, out, adapter=None, dtype=dtype, name=f"{family}-{'8b' if family == 'llada' else '7b'}-shape-2l-{dtype}", min_top1=None,
+                vocab_check=False, parity_tol=None, max_len=4096, log=print)
     files = {f.name: f.stat().st_size for f in sorted(out.glob("model.onnx*"))}
     row = {"family": family, "dtype": dtype, "params": b["model"]["params"], "files": files,
            "bytes": sum(files.values()), "checkpoint_s": round(t_ckpt, 1), "convert_s": round(time.time() - t0, 1),

@@ -166,9 +166,10 @@ def main(argv: list[str] | None = None) -> None:
             (d / "bundle.json").write_text(json.dumps(nb, indent=2) + "\n")
         if dt != "fp32" and not (d / "model.onnx").exists():
             r = Path(a.release)
+            # As smollm/build.py converts it: the adaptation's mask id and logit shift.
             convert(Path(a.adapted), d, adapter=r / "sft-adapter", metadata=r / "edit-metadata.safetensors", dtype=dt,
                     probes="all-qkv", name=f"{bj['name']}-{dt}", generation=bj["generation"], min_top1=None,
-                    log=lambda s: None)
+                    ids_override={"mask": mask_id}, shift=bool(bj["model"]["shift"]), log=lambda s: None)
             # the fp32 bundle's tasks/templates (convert writes the defaults)
             nb = json.loads((d / "bundle.json").read_text())
             nb.update({k: bj[k] for k in ("tasks", "default_task", "infill", "chat_template", "ids") if k in bj})
