@@ -157,6 +157,7 @@ test("prompt cache: longest common prefix, LRU order, evicts past its byte bound
 class FlakyGraph implements CacheGraphModel {
   readonly provider = "fake";
   readonly kv = G;
+  readonly kvDtype = "float32" as const;
   readonly shift = false;
   calls: CacheForwardRequest[] = [];
   constructor(private readonly failOn: Set<number>) {}

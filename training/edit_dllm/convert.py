@@ -3,7 +3,7 @@ Fast-dLLM v2) + a LoRA
 adapter into an `edit-bundle/2` bundle the daemon runs (docs/bundle-contract.md, docs/bring-your-own-dllm.md).
 
     python -m edit_dllm.convert --from DIR --adapter LORA_DIR [--metadata FILE | --u-from-adapter]
-        [--dtype fp32|fp16|int8] [--probes default|all-qkv] [--max-len N] --out BUNDLE
+        [--dtype fp32|fp16|int8|int4] [--probes default|all-qkv] [--max-len N] --out BUNDLE
 
 Reads only local files: config.json, model.safetensors or model.safetensors.index.json + shards,
 tokenizer.json, tokenizer_config.json (chat template, special tokens), generation_config.json. The model
@@ -11,7 +11,9 @@ is the project's own module (edit_dllm.arch); no remote code runs and nothing is
 
 The graph is the cache graph (docs/kv-cache.md, edit_dllm/onnx_cache_export.py): inputs input_ids, position_ids,
 past_key.{i}/past_value.{i}, want; outputs logits (wanted rows only), act.<probe>, present_key/value.{i}.
-fp32 bundles are checked against the PyTorch module (max abs diff <= 1e-4) before bundle.json is written.
+fp32 bundles are checked against the PyTorch module (max abs diff <= 1e-4) before bundle.json is written;
+int4 bundles by top-1 agreement with the fp32 module on real text (top1_agreement; a logit tolerance
+means nothing at 4 bits).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from .arch.errors import ConvertError
 from .arch.layouts import ModelSpec
 
 BUNDLE_FORMAT = "edit-bundle/2"
-DTYPES = ("fp32", "fp16", "int8")
+DTYPES = ("fp32", "fp16", "int8", "int4")
 # Protobuf's hard limit is 2 GiB; above this the weights go to model.onnx.data next to the graph.
 EXTERNAL_DATA_BYTES = 1_800_000_000
 DEFAULT_GENERATION = {"gen_length": 128, "block_length": 32, "steps": 128, "schedule": "uniform"}
@@ -219,13 +221,19 @@ def graph_names(model: BidirectionalLM) -> tuple[list[str], list[str]]:
             ["logits", *[f"act.{p}" for p in model.probe_names.values()], *pres])
 
 
-def export_cache_graph(model: BidirectionalLM, out_path: Path, external_data: bool, opset: int = 18) -> None:
-    """The project's shared cache-graph exporter (onnx_cache_export.py, whose docstring gives the signature)."""
+# K/V dtype at the graph boundary per bundle dtype: fp16 K/V for the GPU dtypes (half the cache bytes).
+KV_DTYPES = {"fp32": "fp32", "fp16": "fp16", "int8": "fp32", "int4": "fp16"}
+
+
+def export_cache_graph(model: BidirectionalLM, out_path: Path, external_data: bool, opset: int = 18,
+                       kv_dtype: str = "fp32") -> None:
+    """The project's shared cache-graph exporter (onnx_cache_export.py, whose docstring gives the signature);
+    past_* in and present_* out are `kv_dtype` (core.py keeps the dtype of past at the boundary)."""
     from .onnx_cache_export import export_cache_onnx
     c = model.config
     export_cache_onnx(model, out_path, n_layers=c.n_layers, kv_heads=c.n_kv_heads, head_dim=c.head_dim,
                       probe_names=list(model.probe_names.values()), vocab_size=c.vocab_size, opset=opset,
-                      external_data=external_data, dtype=torch.float32)   # past/presents are float32 at the boundary
+                      external_data=external_data, dtype=torch.float16 if kv_dtype == "fp16" else torch.float32)
 
 
 def quantize_int8(fp32_path: Path, out_path: Path) -> None:
@@ -243,6 +251,115 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> None:
         root.setLevel(level)
 
 
+# int4 settings, measured on the SmolLM2-135M bundle (trained weights) by `python -m edit_dllm.smollm.dtypes
+# --sweep` (bench/smollm-dtypes.json "int4_sweep", docs/bench.md): top-1 agreement with fp32 on masked held-out
+# code, block 32 asymmetric with head and embedding left as they are = 0.61; block 128: 0.50 (worse);
+# symmetric: 0.66 (better); accuracy level 0 vs 4 (int8 activations in MatMulNBits): 0.64 vs 0.61 at the
+# same size, level 4 faster; head kept fp32: 0.76 (the largest gain; +95 MB at a 49k vocabulary); embedding
+# quantised too: 0.59 at 0.17x the fp32 size. Quality first: block 32, symmetric, level 4, head fp32.
+INT4 = {"block_size": 32, "is_symmetric": True, "accuracy_level": 4, "quantize_head": False, "quantize_embedding": False}
+
+
+def quantize_int4(fp32_path: Path, out_path: Path, *, block_size: int = INT4["block_size"],
+                  is_symmetric: bool = INT4["is_symmetric"], accuracy_level: int | None = INT4["accuracy_level"],
+                  quantize_head: bool = INT4["quantize_head"], quantize_embedding: bool = INT4["quantize_embedding"],
+                  lora_rank: int = 0) -> None:
+    """Weight-only int4 (com.microsoft MatMulNBits) with ONNX Runtime's own quantizer
+    (onnxruntime.quantization.matmul_nbits_quantizer, round-to-nearest per block of `block_size` input
+    channels). `quantize_head=False` keeps the logits MatMul fp32; `quantize_embedding` also turns the
+    embedding Gather into GatherBlockQuantized. MatMuls whose weight has a dimension <= `lora_rank` (the
+    LoRA A/B factors) stay fp32: they are a fraction of a percent of the weights and their B outputs are
+    the EDIT probes (Eq 5), which 4-bit rounding would move."""
+    import logging
+    import onnx
+    from onnxruntime.quantization import matmul_nbits_quantizer as mnq
+    external = fp32_path.with_name(fp32_path.name + ".data").exists()
+    model = onnx.load(str(fp32_path), load_external_data=True)
+    exclude = [] if quantize_head else [n.name for n in model.graph.node if n.op_type == "MatMul" and _feeds_logits(model, n)]
+    shapes = {i.name: tuple(i.dims) for i in model.graph.initializer}
+    exclude += [n.name for n in model.graph.node if n.op_type == "MatMul" and len(n.input) > 1
+                and n.input[1] in shapes and min(shapes[n.input[1]], default=0) <= lora_rank]
+    ops = ("MatMul", "Gather") if quantize_embedding else ("MatMul",)
+    cfg = mnq.DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=is_symmetric,
+                                           accuracy_level=accuracy_level, op_types_to_quantize=ops,
+                                           quant_axes=(("MatMul", 0), ("Gather", 1)))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)   # one INFO/WARNING line per node otherwise
+    try:
+        q = mnq.MatMulNBitsQuantizer(model, block_size=block_size, is_symmetric=is_symmetric,
+                                     accuracy_level=accuracy_level, nodes_to_exclude=exclude, algo_config=cfg)
+        q.process()
+    finally:
+        root.setLevel(level)
+    data = out_path.name + ".data"
+    out_path.with_name(data).unlink(missing_ok=True)
+    q.model.save_model_to_file(str(out_path), use_external_data_format=external)
+
+
+def _feeds_logits(model, node) -> bool:
+    """True for the MatMul whose output reaches the graph output `logits` (the LM head)."""
+    consumers: dict[str, list] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    frontier, seen = list(node.output), set()
+    while frontier:
+        t = frontier.pop()
+        if t == "logits":
+            return True
+        if t in seen:
+            continue
+        seen.add(t)
+        for n in consumers.get(t, []):
+            if n.op_type in ("MatMul", "Gemm"):   # another projection: not the head's path
+                continue
+            frontier.extend(n.output)
+    return False
+
+
+# Real text for the int4 check (code and prose, as the bundles are used): tokenised by the bundle's tokenizer.
+CHECK_TEXT = """def merge(a, b):
+    \"\"\"Merge two sorted lists into one sorted list.\"\"\"
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        if a[i] <= b[j]:
+            out.append(a[i]); i += 1
+        else:
+            out.append(b[j]); j += 1
+    return out + a[i:] + b[j:]
+
+class Cache:
+    def __init__(self, limit=128):
+        self.limit = limit
+        self.items = {}
+
+The model fills every masked position at once and keeps the tokens it is most sure of; the rest are
+masked again and predicted in the next step. A block ends when nothing is masked or the budget is spent.
+"""
+
+
+def top1_agreement(model: BidirectionalLM, onnx_path: Path, tok_file: Path, mask_id: int, *,
+                   mask_frac: float = 0.3, seed: int = 0, text: str = CHECK_TEXT) -> dict[str, float]:
+    """Top-1 agreement of the ONNX graph with the PyTorch fp32 module on real text with `mask_frac` of
+    its tokens masked (the positions a denoising step predicts), plus the agreement on all rows."""
+    from tokenizers import Tokenizer
+    ids = Tokenizer.from_file(str(tok_file)).encode(text, add_special_tokens=False).ids
+    x = torch.tensor([ids])
+    g = torch.Generator().manual_seed(seed)
+    masked = torch.rand(len(ids), generator=g) < mask_frac
+    x[0, masked] = mask_id
+    with torch.no_grad():
+        ref = model.full(x)[0][0].argmax(-1)
+    c = model.config
+    s = len(ids)
+    empty = [np.zeros((1, c.n_kv_heads, 0, c.head_dim), np.float32)] * (2 * c.n_layers)
+    got = torch.from_numpy(OrtCacheGraph(onnx_path)(x.numpy(), np.arange(s)[None], (0, s), empty)["logits"][0].astype(np.float32)).argmax(-1)
+    same = ref == got
+    return {"tokens": s, "masked": int(masked.sum()), "top1_masked": float(same[masked].float().mean()),
+            "top1_all": float(same.float().mean())}
+
+
 class OrtCacheGraph:
     """Runs a cache graph with ONNX Runtime (the Python mirror of the TS engine's feed)."""
 
@@ -253,12 +370,14 @@ class OrtCacheGraph:
         so.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
+        past = [i for i in self.session.get_inputs() if i.name == "past_key.0"]
+        self.kv_dtype = np.float16 if past and past[0].type == "tensor(float16)" else np.float32
 
     def __call__(self, ids: np.ndarray, pos: np.ndarray, want: tuple[int, int], past: Sequence[np.ndarray]):
         feeds = {"input_ids": ids.astype(np.int64), "position_ids": pos.astype(np.int64),
                  "want": np.array(want, dtype=np.int64)}
         for i, t in enumerate(past):
-            feeds[f"past_{'key' if i % 2 == 0 else 'value'}.{i // 2}"] = t.astype(np.float32)
+            feeds[f"past_{'key' if i % 2 == 0 else 'value'}.{i // 2}"] = t.astype(self.kv_dtype)
         return dict(zip(self.outputs, self.session.run(None, feeds)))
 
 
@@ -290,7 +409,8 @@ def parity(model: BidirectionalLM, onnx_path: Path, vocab: int, seed: int = 0, s
 def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, metadata: str | Path | None = None,
             dtype: str = "fp32", probes: str = "default", max_len: int | None = None, name: str | None = None,
             generation: Mapping[str, Any] | None = None, ids_override: Mapping[str, int | None] | None = None,
-            shift: bool | None = None, parity_tol: float | None = 1e-4,
+            shift: bool | None = None, parity_tol: float | None = 1e-4, min_top1: float | None = 0.9,
+            vocab_check: bool = True,
             external_data_bytes: int = EXTERNAL_DATA_BYTES, log=print) -> dict:
     ckpt, out = Path(ckpt), Path(out)
     if dtype not in DTYPES:
@@ -314,7 +434,7 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
     if n_tok > vocab:
         raise ConvertError(tok_file, f"the vocabulary has {n_tok} ids but the embedding has {vocab} rows "
                                      f"(config.json): is this the tokenizer of another model?")
-    if vocab - n_tok > max(1024, vocab // 10):   # released paddings: LLaDA 115 rows, Qwen2 399
+    if vocab_check and vocab - n_tok > max(1024, vocab // 10):   # released paddings: LLaDA 115 rows, Qwen2 399
         raise ConvertError(tok_file, f"the vocabulary has {n_tok} ids but the embedding has {vocab} rows "
                                      f"(config.json): far fewer ids than rows; is this the tokenizer of another model?")
     ids = resolve_ids(spec, ckpt, vocab, ids_override or {})
@@ -351,15 +471,29 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
     external = weight_bytes > external_data_bytes
     t0 = time.time()
     diffs: dict[str, float] = {}
+    kv_dtype = KV_DTYPES[dtype]
     if dtype == "fp16":
         model = model.half()
-        export_cache_graph(model, onnx_path, external)
-    elif dtype == "int8":
+        export_cache_graph(model, onnx_path, external, kv_dtype=kv_dtype)
+    elif dtype in ("int8", "int4"):
         tmp = out / "model.fp32.onnx"
-        export_cache_graph(model, tmp, external)
-        quantize_int8(tmp, onnx_path)
+        # int4: the fp32 graph before quantisation can pass 2 GiB even when the int4 one does not.
+        export_cache_graph(model, tmp, sum(p.numel() for p in model.parameters()) * 4 > external_data_bytes,
+                           kv_dtype=kv_dtype)
+        if dtype == "int8":
+            quantize_int8(tmp, onnx_path)
+        else:
+            ranks = [m.lora_A.shape[0] for m in model.modules() if getattr(m, "lora_A", None) is not None]
+            quantize_int4(tmp, onnx_path, lora_rank=max(ranks, default=0))
         tmp.unlink()
         out.joinpath("model.fp32.onnx.data").unlink(missing_ok=True)
+        if dtype == "int4" and min_top1 is not None:
+            agree = top1_agreement(model, onnx_path, tok_file, ids["mask"])
+            diffs = {"top1_masked": agree["top1_masked"], "top1_all": agree["top1_all"]}
+            if agree["top1_masked"] < min_top1:
+                raise RuntimeError(f"int4 check failed: top-1 agreement with fp32 on {agree['masked']} masked "
+                                   f"tokens of real text is {agree['top1_masked']:.3f} < {min_top1} "
+                                   f"(all rows {agree['top1_all']:.3f}); use --dtype int8 or fp16 for this model")
     else:
         export_cache_graph(model, onnx_path, external)
         if parity_tol is not None:
@@ -382,8 +516,9 @@ def convert(ckpt: str | Path, out: str | Path, *, adapter: str | Path | None, me
         "vocab_size": vocab,
         "model": {"d_model": c.d_model, "n_layers": c.n_layers, "params": int(sum(p.numel() for p in model.parameters())),
                   "architecture": spec.architecture, "max_len": max_len if max_len is not None else spec.max_len,
-                  "shift": c.shift, "positions": "rope", "dtype": dtype,
-                  "cache": {"layers": c.n_layers, "kv_heads": c.n_kv_heads, "head_dim": c.head_dim},
+                  "shift": c.shift, "positions": "rope", "dtype": dtype, "tied_head": c.tied_head,
+                  "cache": {"layers": c.n_layers, "kv_heads": c.n_kv_heads, "head_dim": c.head_dim,
+                            "kv_dtype": kv_dtype},
                   **({"attention": {"mode": "block-causal", "block_size": c.block_size}}
                      if c.attention == "block-causal" else {})},
         "chat_template": chat_template(ckpt),
@@ -426,6 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                      "the model's block size)")
     ap.add_argument("--steps", type=int, help=f"default {DEFAULT_GENERATION['steps']} (block-causal: gen length)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--min-top1", type=float, default=0.9,
+                    help="int4: least top-1 agreement with fp32 on masked real text (default 0.9)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -436,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     {"gen_length": a.gen_length or DEFAULT_GENERATION["gen_length"],
                      "block_length": a.block_length or DEFAULT_GENERATION["block_length"],
                      "steps": a.steps or DEFAULT_GENERATION["steps"], "schedule": "uniform"},
-                    log=lambda s: print(s, file=sys.stderr))
+                    min_top1=a.min_top1, log=lambda s: print(s, file=sys.stderr))
     except ConvertError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -231,6 +231,16 @@ def export_onnx(model: nn.Module, probe_paths: Sequence[str] | str, out_path: st
     return names
 
 
+def left_pad_positions(ids: np.ndarray, pad_id: int | None) -> np.ndarray:
+    """Position ids [B, S]: 0, 1, ... after each row's LEADING run of `pad_id` (left padding, position 0).
+    A pad id anywhere else is a token with its own position: converted bundles have pad = eos, and an
+    eos inside the sequence must not repeat a position (server/src/model/onnx-model.ts does the same)."""
+    b, s = ids.shape
+    lead = (np.cumprod(ids == pad_id, axis=1).sum(axis=1) if pad_id is not None
+            else np.zeros(b, dtype=np.int64))
+    return np.maximum(np.arange(s)[None, :] - lead[:, None], 0).astype(np.int64)
+
+
 class OnnxForward:
     """Runs a bundle's model.onnx: ids [B, S] -> (logits, {module: act}) as torch tensors."""
 
@@ -246,18 +256,18 @@ class OnnxForward:
         self.past = [i for i in self.session.get_inputs() if i.name.startswith("past_")]
         self.outputs = [o.name for o in self.session.get_outputs() if not o.name.startswith("present_")]
         if pad_id is None and self.past and (Path(onnx_path).parent / "bundle.json").exists():
-            pad_id = int(read_bundle_json(Path(onnx_path).parent)["ids"]["pad"])  # positions skip left pads
+            pad_id = int(read_bundle_json(Path(onnx_path).parent)["ids"]["pad"])  # positions restart after left pads
         self.pad_id = pad_id
 
     def feed(self, ids: np.ndarray) -> dict[str, np.ndarray]:
         feed = {"input_ids": ids}
         if self.past:
             b, s = ids.shape
-            keep = (ids != self.pad_id) if self.pad_id is not None else np.ones_like(ids, dtype=bool)
-            feed["position_ids"] = np.maximum(np.cumsum(keep, axis=1) - 1, 0).astype(np.int64)
+            feed["position_ids"] = left_pad_positions(ids, self.pad_id)
             feed["want"] = np.array([0, s], dtype=np.int64)
             for i in self.past:
-                feed[i.name] = np.zeros((b, i.shape[1], 0, i.shape[3]), dtype=np.float32)
+                feed[i.name] = np.zeros((b, i.shape[1], 0, i.shape[3]),
+                                        dtype=np.float16 if i.type == "tensor(float16)" else np.float32)
         return feed
 
     def __call__(self, ids: torch.Tensor):

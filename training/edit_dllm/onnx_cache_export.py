@@ -123,9 +123,16 @@ def export_cache_onnx(module: nn.Module, out_path: str | Path, *, n_layers: int,
                           dynamic_axes=axes, opset_version=opset, dynamo=False)
     if external_data:
         import onnx
-        m = onnx.load(str(out_path))
+        from onnx.external_data_helper import load_external_data_for_model
+        m = onnx.load(str(out_path), load_external_data=False)
+        # Above 2 GiB the exporter already wrote one file per tensor next to the graph: gather them into
+        # one .data file and delete the per-tensor files (a second copy of every weight otherwise).
+        strays = {e.value for t in m.graph.initializer for e in t.external_data if e.key == "location"}
+        load_external_data_for_model(m, str(out_path.parent))
         onnx.save_model(m, str(out_path), save_as_external_data=True, all_tensors_to_one_file=True,
                         location=out_path.name + ".data")
+        for f in strays - {out_path.name + ".data"}:
+            (out_path.parent / f).unlink(missing_ok=True)
     return outputs
 
 

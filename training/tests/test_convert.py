@@ -119,7 +119,7 @@ def test_bundle_json_v2_fields(bundles):
     assert b["format"] == "edit-bundle/2"
     m = b["model"]
     assert (m["architecture"], m["shift"], m["positions"], m["dtype"], m["max_len"]) == ("llada", False, "rope", "fp32", 256)
-    assert m["cache"] == {"layers": 2, "kv_heads": 4, "head_dim": 8}
+    assert m["cache"] == {"layers": 2, "kv_heads": 4, "head_dim": 8, "kv_dtype": "fp32"}
     cfg = json.loads((bundles["llada"].parent / "ckpt" / "config.json").read_text())
     assert b["ids"]["mask"] == cfg["mask_token_id"] and b["ids"]["eos"] == cfg["eos_token_id"]
     assert b["vocab_size"] == cfg["embedding_size"]
@@ -174,6 +174,52 @@ def test_fp16_and_int8_bundles_run_close_to_fp32(work, bundles):
         rel = np.abs(got - base).max() / np.abs(base).max()
         assert rel <= tol, (dt, rel)
         shutil.rmtree(out)
+
+
+def test_fp16_and_int4_bundles_take_and_return_fp16_kv(work, bundles):
+    """fp16 and int4 graphs have float16 past/present K/V at the boundary (half the cache bytes); int4 is
+    MatMulNBits (ONNX Runtime's quantizer); the K/V they return fed back as past reproduce the full forward."""
+    import onnx
+    ckpt = work / "llada" / "ckpt"
+    ids = np.random.default_rng(4).integers(0, 300, (1, 16))
+    for dt in ("fp16", "int4"):
+        out = work / f"llada-kv-{dt}"
+        b = convert(ckpt, out, adapter=work / "llada" / "lora", dtype=dt, min_top1=None, log=lambda s: None)
+        assert b["model"]["dtype"] == dt and b["model"]["cache"]["kv_dtype"] == "fp16"
+        g = onnx.load(str(out / "model.onnx"))
+        f16 = onnx.TensorProto.FLOAT16
+        for v in [*g.graph.input, *g.graph.output]:
+            if v.name.startswith(("past_", "present_")):
+                assert v.type.tensor_type.elem_type == f16, v.name
+            if v.name == "logits":
+                assert v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+        if dt == "int4":
+            inits = {i.name for i in g.graph.initializer}
+            nbits = [n for n in g.graph.node if n.op_type == "MatMulNBits"]
+            plain = [n for n in g.graph.node if n.op_type == "MatMul" and n.input[1] in inits]
+            # every q/k/v/o/gate/up/down projection of both layers is int4; the head (INT4) and the LoRA A/B
+            # factors of q/k/v (2 layers x 3 x 2: the probes' path) stay fp32
+            assert len(nbits) == 2 * 7 and len(plain) == 1 + 2 * 3 * 2
+        run = OrtCacheGraph(out / "model.onnx")
+        empty = [np.zeros((1, 4, 0, 8), np.float16)] * 4
+        full = run(ids, np.arange(16)[None], (0, 16), empty)
+        assert full["present_key.0"].dtype == np.float16
+        past = [full[f"present_{k}.{i}"][:, :, :10] for i in range(2) for k in ("key", "value")]
+        cached = run(ids[:, 10:], np.arange(10, 16)[None], (0, 6), past)
+        # the query's K/V see the same inputs (the past rows are the full forward's): same logits up to fp16
+        # rounding (int4's accuracy level 4 also quantises activations per call, over other rows)
+        rel = np.abs(cached["logits"] - full["logits"][:, 10:]).max() / np.abs(full["logits"]).max()
+        assert rel <= (2e-3 if dt == "fp16" else 5e-2), (dt, rel)
+        shutil.rmtree(out)
+
+
+def test_int4_check_is_top1_agreement_on_real_text(work):
+    """The int4 convert-time check: top-1 agreement with fp32 on masked real text, with a message that
+    names the figure and what to use instead when it is too low."""
+    with pytest.raises(RuntimeError, match=r"int4 check failed: top-1 agreement with fp32 on \d+ masked tokens"):
+        convert(work / "llada" / "ckpt", work / "llada-int4-strict", adapter=work / "llada" / "lora", dtype="int4",
+                min_top1=1.01, log=lambda s: None)
+    shutil.rmtree(work / "llada-int4-strict", ignore_errors=True)
 
 
 def test_external_data_path(work):

@@ -120,3 +120,11 @@ def test_legacy_exporter_opset17_parity(tmp_path):
     assert onnx.load(str(path)).opset_import[0].version == 17
     diffs = check_parity(pm, "default", path, vocab_size=24, pad_id=2)
     assert max(diffs.values()) <= 1e-4
+
+
+def test_left_pad_positions_skip_only_the_leading_run():
+    """Converted bundles pad with eos: an eos after the left padding keeps its own position."""
+    from edit_dllm.export import left_pad_positions
+    ids = np.array([[1, 1, 7, 1, 8], [7, 1, 1, 8, 9], [1, 1, 1, 1, 1]])
+    assert left_pad_positions(ids, 1).tolist() == [[0, 0, 0, 1, 2], [0, 1, 2, 3, 4], [0, 0, 0, 0, 0]]
+    assert left_pad_positions(ids, None).tolist() == [[0, 1, 2, 3, 4]] * 3

@@ -75,7 +75,8 @@ export class BatchingModel implements DllmModel {
       out.set(r, seq - r.length);
       return out;
     });
-    const res = await this.inner.forwardBatch!(padded);
+    // The padding lengths go along: a row may itself start with the pad id (= eos in converted bundles).
+    const res = await this.inner.forwardBatch!(padded, rows.map((r) => seq - r.length));
     return rows.map((r, b) => {
       const off = seq - r.length;
       const rowsOf = (data: Float32Array, dim: number) => data.slice((b * seq + off) * dim, (b + 1) * seq * dim);

@@ -100,7 +100,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
   const bundleDir = resolve(opts.bundleDir ?? defaultBundleDir());
   const bundle = loadBundle(bundleDir);
   const cfg = bundle.config;
-  // padId: a cache graph takes position ids from the caller, counted over non-pad tokens, so left-padded
+  // padId: a cache graph takes position ids from the caller, restarted after a row's left padding, so left-padded
   // batched rows need it to equal single sequences (as the engine passes it).
   const onnx = await createOnnxModel(bundle.modelPath, {
     provider: opts.provider ?? "cpu",

@@ -16,7 +16,16 @@ export const ARCHITECTURES = ["edit-tiny", "llada", "dream", "llama", "sdar", "f
 /** model.attention.mode: bidirectional (LLaDA, Dream; the default) or block-causal (SDAR, Fast-dLLM v2). */
 export const ATTENTION_MODES = ["bidirectional", "block-causal"] as const;
 export type AttentionMode = (typeof ATTENTION_MODES)[number];
-export const MODEL_DTYPES = ["fp32", "fp16", "int8"] as const;
+export const MODEL_DTYPES = ["fp32", "fp16", "int8", "int4"] as const;
+/** K/V dtype at the cache graph's boundary (fp16 and int4 bundles: fp16; absent = fp32, older bundles). */
+export const KV_DTYPES = ["fp32", "fp16"] as const;
+export type KvDtypeName = (typeof KV_DTYPES)[number];
+export interface CacheConfig {
+  layers: number;
+  kv_heads: number;
+  head_dim: number;
+  kv_dtype?: KvDtypeName;
+}
 export type ModelDtype = (typeof MODEL_DTYPES)[number];
 
 export type ScheduleName = "uniform" | "gaussian";
@@ -41,7 +50,7 @@ export interface BundleConfig {
     /** Longest prompt + generation the model takes; null/absent = no learned limit (rotary models). */
     max_len?: number | null;
     /** Non-null iff model.onnx is the cache graph (docs/kv-cache.md): K/V geometry per layer. */
-    cache?: { layers: number; kv_heads: number; head_dim: number } | null;
+    cache?: CacheConfig | null;
     /** Dream family: hidden i-1 predicts token i (handled inside the graph). */
     shift?: boolean;
     /** v2, informational: the family the converter wrote ("edit-tiny" | "llada" | "dream" | "llama"). */
@@ -54,6 +63,8 @@ export interface BundleConfig {
      * absolute positions and bidirectionally inside one; the graph applies the mask. Absent = bidirectional.
      */
     attention?: { mode: AttentionMode; block_size: number };
+    /** v2, informational: the output head is the embedding matrix (doctor's per-dtype estimate). */
+    tied_head?: boolean;
   };
   /** v2: Hugging Face Jinja chat template for instruct models (rendered by chat-template.ts); null = none. */
   chat_template?: string | null;
@@ -169,6 +180,7 @@ export function validateBundleJson(raw: unknown, file: string, text?: string): B
     shift: m.shift === undefined ? false : m.shift === true ? true : m.shift === false ? false : c.fail("model.shift", "true or false", m.shift),
     ...validateModelV2(c, m, v2),
     ...(m.attention === undefined ? {} : { attention: validateAttention(c, c.obj(m, "attention", "model.attention")) }),
+    ...(m.tied_head === undefined ? {} : { tied_head: m.tied_head === true ? true : m.tied_head === false ? false : c.fail("model.tied_head", "true or false", m.tied_head) }),
   };
 
   const g = c.obj(root, "generation", "generation");
@@ -270,12 +282,17 @@ function validateTemplates(c: Checker, root: Obj): Pick<BundleConfig, "chat_temp
   return { chat_template, infill };
 }
 
-function validateCache(c: Checker, o: Obj): { layers: number; kv_heads: number; head_dim: number } {
-  return {
+function validateCache(c: Checker, o: Obj): CacheConfig {
+  const out: CacheConfig = {
     layers: c.int(o, "layers", "model.cache.layers", 1),
     kv_heads: c.int(o, "kv_heads", "model.cache.kv_heads", 1),
     head_dim: c.int(o, "head_dim", "model.cache.head_dim", 1),
   };
+  if (o.kv_dtype !== undefined) {
+    if (!(KV_DTYPES as readonly unknown[]).includes(o.kv_dtype)) c.fail("model.cache.kv_dtype", KV_DTYPES.map((d) => `"${d}"`).join(", "), o.kv_dtype);
+    out.kv_dtype = o.kv_dtype as KvDtypeName;
+  }
+  return out;
 }
 
 function validateTask(c: Checker, o: Obj, path: string): TaskConfig {

@@ -3,7 +3,9 @@
  * order `auto` tries them, each with why it runs or is skipped (and the one command that sets CUDA up),
  * then the bundle's format, family, dtype, files, estimated resident memory against the memory
  * available, and its templates. `--try` also creates a session on every provider that may work
- * (the only way to know for sure). Exit 0 when the bundle loads and fits, 1 otherwise.
+ * (the only way to know for sure). Per dtype: weights + K/V + attention scores at a 4k context
+ * (bundle/dtype-estimate.ts; `--context N`, `--layers N` for the same geometry with N layers), and with
+ * `--gpu-memory 8G` which dtypes fit that GPU and why not. Exit 0 when the bundle loads and fits, 1 otherwise.
  */
 import { parseArgs } from "node:util";
 import { freemem, totalmem } from "node:os";
@@ -14,10 +16,33 @@ import { formatBytes, modelFootprint, RESIDENT_FACTOR } from "../bundle/memory";
 import { createOnnxModel, supportedBackends } from "../model/onnx-model";
 import { currentProviderEnv, providerReport, type ProviderStatus } from "../model/providers";
 import type { ProviderChoice } from "../engine-types";
+import {
+  DEFAULT_ESTIMATE_CONTEXT,
+  ESTIMATE_DTYPES,
+  estimateDtype,
+  gpuFit,
+  modelShape,
+  parseByteSize,
+  withLayers,
+  type DtypeEstimate,
+  type GpuFit,
+} from "../bundle/dtype-estimate";
+import { UsageError } from "../errors";
 
-export const DOCTOR_USAGE = `usage: edit-dllm doctor [--bundle DIR] [--try] [--json]
+export const DOCTOR_USAGE = `usage: edit-dllm doctor [--bundle DIR] [--try] [--json] [--gpu-memory SIZE] [--context N] [--layers N]
   providers (auto's order, why each runs or is skipped), the bundle's size, dtype and memory fit;
-  --try creates a session on each provider that may work`;
+  --try creates a session on each provider that may work;
+  per dtype: weights + K/V + attention scores at --context tokens (default ${DEFAULT_ESTIMATE_CONTEXT}),
+  --layers N: as if the model had N layers of the same shape; --gpu-memory 8G: which dtypes fit that GPU`;
+
+export interface DoctorOptions {
+  bundleDir?: string;
+  tryProviders?: boolean;
+  /** Bytes of GPU memory to check every dtype against. */
+  gpuMemoryBytes?: number;
+  contextTokens?: number;
+  layers?: number;
+}
 
 export interface DoctorReport {
   node: string;
@@ -44,10 +69,13 @@ export interface DoctorReport {
     infill?: string | null;
     /** Block-causal bundles (issue 20): the model's block size and the family's released sizes, projected. */
     blockCausal?: { blockSize: number; released: ReleasedSize[] };
+    /** Per dtype at `contextTokens` (layers: the bundle's or --layers). */
+    estimates?: { contextTokens: number; layers: number; params: number; dtypes: DtypeEstimate[] };
+    gpu?: { bytes: number; fits: GpuFit[] };
   };
 }
 
-export async function doctorReport(opts: { bundleDir?: string; tryProviders?: boolean }): Promise<DoctorReport> {
+export async function doctorReport(opts: DoctorOptions): Promise<DoctorReport> {
   const backends = supportedBackends();
   const report: DoctorReport = {
     node: process.version,
@@ -84,6 +112,16 @@ export async function doctorReport(opts: { bundleDir?: string; tryProviders?: bo
     });
     modelPath = bundle.modelPath;
     probes = c.probes;
+    const shape0 = modelShape(c);
+    if (shape0) {
+      const shape = opts.layers ? withLayers(shape0, opts.layers) : shape0;
+      const ctx = opts.contextTokens ?? DEFAULT_ESTIMATE_CONTEXT;
+      const dtypes = ESTIMATE_DTYPES.map((d) => estimateDtype(shape, d, ctx));
+      b.estimates = { contextTokens: ctx, layers: shape.layers, params: shape.params, dtypes };
+      if (opts.gpuMemoryBytes !== undefined) {
+        b.gpu = { bytes: opts.gpuMemoryBytes, fits: dtypes.map((e) => gpuFit(e, opts.gpuMemoryBytes!, formatBytes)) };
+      }
+    }
   } catch (e) {
     b.error = (e as Error).message;
   }
@@ -119,9 +157,19 @@ export function formatDoctor(r: DoctorReport): string {
       for (const f of b.files ?? []) lines.push(`  ${f.path}: ${formatBytes(f.bytes)}`);
       lines.push(`  resident (estimate, files x ${RESIDENT_FACTOR}): ${formatBytes(b.residentBytes ?? 0)}; available ` +
         `${formatBytes(b.availableBytes)} of ${formatBytes(b.totalBytes)}: ${b.fits ? "fits" : "DOES NOT FIT"}`);
-      if (b.params) {
-        const per = (bytes: number) => formatBytes(Math.ceil(b.params! * bytes * RESIDENT_FACTOR));
-        lines.push(`  this model per dtype: fp32 ${per(4)}, fp16 ${per(2)} (GPU providers), int8 ${per(1)} (CPU)`);
+      const est = b.estimates;
+      if (est) {
+        lines.push(`  per dtype at a ${est.contextTokens.toLocaleString("en")}-token context, ${est.layers} layers ` +
+          `(${est.params.toLocaleString("en")} parameters): weights + K/V + attention scores of one full forward`);
+        for (const e of est.dtypes) {
+          lines.push(`    ${e.dtype.padEnd(5)} ${formatBytes(e.weightsBytes)} + ${formatBytes(e.kvBytes)} ` +
+            `(${e.kvBytesPerToken.toLocaleString("en")} B/token) + ${formatBytes(e.scoresBytes)} = ${formatBytes(e.totalBytes)}` +
+            (e.dtype === "int8" ? " (CPU)" : e.dtype === "fp32" ? "" : " (GPU providers; int4 also CPU)"));
+        }
+      }
+      if (b.gpu) {
+        lines.push(`  on a GPU with ${formatBytes(b.gpu.bytes)}:`);
+        for (const f of b.gpu.fits) lines.push(`    ${f.dtype.padEnd(5)} ${f.fits ? "fits" : "does not fit"}: ${f.reason}`);
       }
       lines.push(`  chat template: ${b.chatTemplate ? "yes (edit/generate and the CLI apply it; --raw skips it)" : "no"}; ` +
         `infill: ${b.infill ?? "no"}`);
@@ -176,14 +224,42 @@ export function releasedSizes(architecture: string): ReleasedSize[] {
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { bundle: { type: "string" }, try: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      bundle: { type: "string" },
+      try: { type: "boolean" },
+      json: { type: "boolean" },
+      "gpu-memory": { type: "string" },
+      context: { type: "string" },
+      layers: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     allowPositionals: false,
   });
   if (values.help) {
     process.stdout.write(DOCTOR_USAGE + "\n");
     return 0;
   }
-  const r = await doctorReport({ bundleDir: values.bundle, tryProviders: values.try });
+  const positive = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} takes a positive integer, got "${v}"`);
+    return n;
+  };
+  let gpuMemoryBytes: number | undefined;
+  if (values["gpu-memory"] !== undefined) {
+    try {
+      gpuMemoryBytes = parseByteSize(values["gpu-memory"]);
+    } catch (e) {
+      throw new UsageError(`--gpu-memory: ${(e as Error).message}`);
+    }
+  }
+  const r = await doctorReport({
+    bundleDir: values.bundle,
+    tryProviders: values.try,
+    gpuMemoryBytes,
+    contextTokens: positive("context", values.context),
+    layers: positive("layers", values.layers),
+  });
   process.stdout.write((values.json ? JSON.stringify(r, null, 2) : formatDoctor(r)) + "\n");
   return r.bundle?.error || r.bundle?.fits === false ? 1 : 0;
 }

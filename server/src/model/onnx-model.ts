@@ -21,6 +21,8 @@ import type {
   DllmModel,
   ForwardRequest,
   ForwardResult,
+  KvArray,
+  KvDtype,
   KvGeometry,
   KvSpan,
 } from "./types";
@@ -34,7 +36,7 @@ export interface OnnxModelOptions {
   onFallback?: (provider: string, error: Error) => void;
   /** bundle.json model.shift (cache graphs only). */
   shift?: boolean;
-  /** bundle.json ids.pad: a cache graph takes positions from the caller, counted over non-pad tokens. */
+  /** bundle.json ids.pad: a cache graph takes positions from the caller; a batched row's leading run of it is left padding. */
   padId?: number;
 }
 
@@ -151,16 +153,18 @@ export class OnnxDllmModel implements DllmModel {
     return { rowStart: 0, logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts };
   }
 
-  async forwardBatch(rows: Int32Array[]): Promise<BatchForwardResult> {
+  async forwardBatch(rows: Int32Array[], leftPad?: readonly number[]): Promise<BatchForwardResult> {
     const seq = rows[0]?.length ?? 0;
     if (rows.some((r) => r.length !== seq)) throw new ModelError("forwardBatch: rows must have equal length (left-pad them)");
     const flat = new Int32Array(rows.length * seq);
     rows.forEach((r, i) => flat.set(r, i * seq));
-    const { logits, acts } = await this.run(this.batchFeeds(flat, rows.length, seq));
+    if (leftPad && leftPad.length !== rows.length) throw new ModelError(`forwardBatch: ${rows.length} rows but ${leftPad.length} left-pad lengths`);
+    const { logits, acts } = await this.run(this.batchFeeds(flat, rows.length, seq, leftPad));
     return { batch: rows.length, seq, vocab: logits.dims[2], logits: logits.data as Float32Array, activations: acts };
   }
 
-  protected batchFeeds(flat: Int32Array, rows: number, seq: number): Record<string, ort.Tensor> {
+  /** A v1 graph masks its (dedicated) pad id and counts positions inside; leftPad is not needed there. */
+  protected batchFeeds(flat: Int32Array, rows: number, seq: number, _leftPad?: readonly number[]): Record<string, ort.Tensor> {
     return { input_ids: this.feed(flat, rows, seq) };
   }
 
@@ -176,6 +180,7 @@ export class OnnxDllmModel implements DllmModel {
  */
 export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphModel {
   readonly kv: KvGeometry;
+  readonly kvDtype: KvDtype;
   private readonly presentNames: string[];
   private readonly emptyPast = new Map<number, Record<string, ort.Tensor>>();
 
@@ -184,7 +189,7 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
     provider: string,
     probes: Record<string, string>,
     readonly shift: boolean,
-    /** Left pads of batched rows; single sequences carry none. */
+    /** The id batched rows are left-padded with (only a leading run counts as padding); single sequences carry none. */
     private readonly padId: number | null,
   ) {
     super(session, provider, probes);
@@ -202,6 +207,11 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
       throw new ModelError(`model.onnx: past_key.0 must have fixed kv_heads and head_dim axes, found [${shape.join(", ")}]`, provider);
     }
     this.kv = { layers, kvHeads, headDim };
+    const kvType = meta && meta.isTensor ? meta.type : "float32";
+    if (kvType !== "float32" && kvType !== "float16") {
+      throw new ModelError(`model.onnx: past_key.0 must be float32 or float16, found ${kvType}`, provider);
+    }
+    this.kvDtype = kvType;
     this.presentNames = [];
     for (let i = 0; i < layers; i++) {
       for (const kind of ["key", "value"]) {
@@ -222,7 +232,7 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
       let empty = this.emptyPast.get(batch);
       if (!empty) {
         empty = {};
-        const t = new ort.Tensor("float32", new Float32Array(0), [batch, kvHeads, 0, headDim]);
+        const t = new ort.Tensor(this.kvDtype, this.kvDtype === "float16" ? new Uint16Array(0) : new Float32Array(0), [batch, kvHeads, 0, headDim]);
         for (let i = 0; i < layers; i++) empty[`past_key.${i}`] = empty[`past_value.${i}`] = t;
         this.emptyPast.set(batch, empty);
       }
@@ -232,22 +242,37 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
     const feeds: Record<string, ort.Tensor> = {};
     const dims = [1, kvHeads, past.length, headDim];
     past.layers.forEach((l, i) => {
-      feeds[`past_key.${i}`] = new ort.Tensor("float32", l.key, dims);
-      feeds[`past_value.${i}`] = new ort.Tensor("float32", l.value, dims);
+      feeds[`past_key.${i}`] = this.kvTensor(l.key, dims);
+      feeds[`past_value.${i}`] = this.kvTensor(l.value, dims);
     });
     return feeds;
   }
 
-  /** Positions that count only non-pad tokens (as the v1 graph computes them inside), per row. */
-  private positionsOf(flat: Int32Array, rows: number, seq: number, padId: number | null): Int32Array {
+  private kvTensor(data: KvArray, dims: number[]): ort.Tensor {
+    const want = this.kvDtype === "float16" ? Uint16Array : Float32Array;
+    if (!(data instanceof want)) throw new ModelError(`past K/V are ${data.constructor.name}, the graph takes ${this.kvDtype}`);
+    return this.kvDtype === "float16" ? new ort.Tensor("float16", data as Uint16Array, dims) : new ort.Tensor("float32", data as Float32Array, dims);
+  }
+
+  /** A present output's data as the span's array type (float16 as raw bits, whatever view ORT returned). */
+  private kvData(t: ort.Tensor): KvArray {
+    const d = t.data as ArrayBufferView;
+    if (this.kvDtype === "float32") return d as Float32Array;
+    return d instanceof Uint16Array ? d : new Uint16Array(d.buffer, d.byteOffset, d.byteLength / 2);
+  }
+
+  /**
+   * Position ids per row: 0, 1, 2, ... after the row's LEADING run of left padding (the batched eval's
+   * padding; those pad rows get position 0). A pad id anywhere else is a token and takes its position:
+   * converted bundles set ids.pad = eos, and an eos in the prompt or committed mid-block must not
+   * repeat a position (the official Dream/LLaDA code and the Python reference use plain positions).
+   * `leftPad[r]` is row r's padding length when the caller knows it; otherwise the leading run of padId.
+   */
+  private positionsOf(flat: Int32Array, rows: number, seq: number, leftPad?: readonly number[]): Int32Array {
     const pos = new Int32Array(flat.length);
     for (let r = 0; r < rows; r++) {
-      let n = 0;
-      for (let j = 0; j < seq; j++) {
-        const real = padId === null || flat[r * seq + j] !== padId;
-        pos[r * seq + j] = Math.max(0, n + (real ? 1 : 0) - 1);
-        if (real) n++;
-      }
+      const lead = leftPad?.[r] ?? leadingRun(flat, r * seq, seq, this.padId);
+      for (let j = 0; j < seq; j++) pos[r * seq + j] = Math.max(0, j - lead);
     }
     return pos;
   }
@@ -257,17 +282,18 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
     const end = request?.want?.end ?? ids.length;
     const { logits, acts } = await this.run({
       input_ids: this.feed(ids, 1, ids.length),
-      position_ids: this.feed(this.positionsOf(ids, 1, ids.length, this.padId), 1, ids.length, "pos"),
+      // A single sequence carries no padding: plain positions even when it starts with a pad (= eos) id.
+      position_ids: this.feed(this.positionsOf(ids, 1, ids.length, [0]), 1, ids.length, "pos"),
       want: this.wantTensor(start, end),
       ...this.pastFeeds(1, null),
     });
     return { rowStart: start, logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts };
   }
 
-  protected override batchFeeds(flat: Int32Array, rows: number, seq: number): Record<string, ort.Tensor> {
+  protected override batchFeeds(flat: Int32Array, rows: number, seq: number, leftPad?: readonly number[]): Record<string, ort.Tensor> {
     return {
       input_ids: this.feed(flat, rows, seq),
-      position_ids: this.feed(this.positionsOf(flat, rows, seq, this.padId), rows, seq, "pos"),
+      position_ids: this.feed(this.positionsOf(flat, rows, seq, leftPad), rows, seq, "pos"),
       want: this.wantTensor(0, seq),
       ...this.pastFeeds(rows, null),
     };
@@ -287,8 +313,16 @@ export class OnnxCacheGraphModel extends OnnxDllmModel implements CacheGraphMode
     );
     const layers: KvSpan["layers"] = [];
     for (let i = 0; i < this.kv.layers; i++) {
-      layers.push({ key: out[`present_key.${i}`].data as Float32Array, value: out[`present_value.${i}`].data as Float32Array });
+      layers.push({ key: this.kvData(out[`present_key.${i}`]), value: this.kvData(out[`present_value.${i}`]) });
     }
     return { logits: logits.data as Float32Array, vocab: logits.dims[2], activations: acts, present: { length: q, layers } };
   }
+}
+
+/** Length of the run of `padId` at the start of flat[from, from + len) (0 without a pad id). */
+function leadingRun(flat: Int32Array, from: number, len: number, padId: number | null): number {
+  if (padId === null) return 0;
+  let n = 0;
+  while (n < len && flat[from + n] === padId) n++;
+  return n;
 }

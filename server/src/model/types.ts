@@ -46,12 +46,20 @@ export interface KvGeometry {
 }
 
 /**
+ * K/V element type at the graph boundary (past_key.0's ONNX type): fp16 and int4 bundles take and return
+ * float16 K/V, held as their raw IEEE half bits in a Uint16Array (onnxruntime-node's float16 tensor data;
+ * Node 20 has no Float16Array). Nothing in the engine reads K/V values, it only slices and joins them.
+ */
+export type KvDtype = "float32" | "float16";
+export type KvArray = Float32Array | Uint16Array;
+
+/**
  * K/V of `length` positions for batch 1: per layer, key and value row-major [kvHeads, length, headDim],
  * rotary already applied to K (docs/kv-cache.md). Position order is free (attention has no mask).
  */
 export interface KvSpan {
   length: number;
-  layers: { key: Float32Array; value: Float32Array }[];
+  layers: { key: KvArray; value: KvArray }[];
 }
 
 /** One forward of the cache graph: the query tokens attend to `past` and to themselves. */
@@ -78,6 +86,7 @@ export interface CacheForwardResult {
 /** A model whose graph takes past K/V (bundle.json model.cache != null). */
 export interface CacheGraphModel extends DllmModel {
   readonly kv: KvGeometry;
+  readonly kvDtype: KvDtype;
   /** Dream family: row j's logits come from hidden j - 1, so a query must start before the first wanted row. */
   readonly shift: boolean;
   forwardCache(req: CacheForwardRequest): Promise<CacheForwardResult>;
@@ -100,7 +109,10 @@ export interface DllmModel {
   /** Execution provider the session actually runs on. */
   readonly provider: string;
   forward(ids: Int32Array, request?: ForwardRequest): Promise<ForwardResult>;
-  /** Equal-length rows (left-pad with the pad id beforehand); used by the bench. */
-  forwardBatch?(rows: Int32Array[]): Promise<BatchForwardResult>;
+  /**
+   * Equal-length rows (left-pad with the pad id beforehand); used by the bench and the batched eval.
+   * `leftPad[r]`: row r's padding length (positions restart after it); default: the row's leading run of pad ids.
+   */
+  forwardBatch?(rows: Int32Array[], leftPad?: readonly number[]): Promise<BatchForwardResult>;
   dispose(): Promise<void>;
 }

@@ -224,18 +224,17 @@ class BidirectionalLM(nn.Module):
                 past: list[tuple[torch.Tensor, torch.Tensor]], want: torch.Tensor):
         c = self.config
         x = self.embed(input_ids)
-        # fp16 weights keep float32 at the graph boundary (past in, presents out): the engine's K/V
-        # spans are float32 for every bundle, so one feed serves all dtypes (a no-op for fp32).
-        half = x.dtype != torch.float32
+        # The K/V at the graph boundary keep the dtype of `past` (the exporter's example decides it): fp16
+        # and int4 bundles take and return fp16 K/V (half the cache bytes), fp32/int8 float32. Inside,
+        # K/V are computed in the weights' dtype; the casts are no-ops where the two agree.
         cos, sin = rotary_cos_sin(position_ids, c.head_dim, c.rope_theta)
         allowed = (block_causal_allowed(position_ids, past[0][0], c.block_size)
                    if c.attention == "block-causal" else None)
         presents = []
         for layer, (pk, pv) in zip(self.layers, past):
-            if half:
-                pk, pv = pk.to(x.dtype), pv.to(x.dtype)
-            x, kv = layer(x, cos, sin, pk, pv, allowed)
-            presents.append((kv[0].float(), kv[1].float()) if half else kv)
+            kv_dtype = pk.dtype
+            x, kv = layer(x, cos, sin, pk.to(x.dtype), pv.to(x.dtype), allowed)
+            presents.append((kv[0].to(kv_dtype), kv[1].to(kv_dtype)))
         x = self.norm(x)
         w0, w1 = want[0], want[1]
         rows = torch.arange(x.shape[1], device=x.device)

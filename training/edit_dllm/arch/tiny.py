@@ -3,6 +3,9 @@
     build_tiny_checkpoint(family, out_dir, seed=0) -> out_dir
     build_tiny_adapter(ckpt_dir, out_dir, targets=("q_proj", "k_proj", "v_proj"), seed=0) -> out_dir
     python -m edit_dllm.arch.tiny --family llada|dream --out DIR [--adapter DIR]
+    python -m edit_dllm.arch.tiny --family llada --out ../test/fixtures/tiny-llada-eos \
+        --golden ../test/fixtures/golden/tiny-llada-eos --eos-golden --eos-leaning
+    python -m edit_dllm.arch.tiny --family llada --dtype fp16 --out ../test/fixtures/tiny-llada-fp16
 
 Each checkpoint has config.json with the family's real keys, two safetensors shards with the real
 tensor names plus model.safetensors.index.json, a byte-level BPE tokenizer.json trained here with
@@ -122,8 +125,12 @@ def _config(family: str, sp: dict[str, int], rows: int) -> dict:
             "vocab_size": rows}
 
 
-def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0, dims: dict | None = None) -> Path:
-    """`dims` overrides config.json keys (e.g. {"d_model": 256, "n_layers": 4} for a larger LLaDA-layout model)."""
+def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0, dims: dict | None = None,
+                          eos_like: int | None = None) -> Path:
+    """`dims` overrides config.json keys (e.g. {"d_model": 256, "n_layers": 4} for a larger LLaDA-layout model).
+    `eos_like`: the output head's eos row becomes 1.01x this token's row, so greedy denoising commits eos
+    wherever it would commit that token (as an instruct model ends its answer with a run of eos); a random
+    head alone almost never ranks eos first."""
     from safetensors.torch import save_file
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +156,9 @@ def build_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0, dims:
         model.embed.weight[n_ids:] = 0.0
         if model.lm_head is not None:
             model.lm_head.weight[n_ids:] = 0.0
+        if eos_like is not None:
+            head = model.embed.weight if model.lm_head is None else model.lm_head.weight
+            head[cfg["eos_token_id"]] = 1.01 * head[eos_like]
     tensors = {core_param_to_checkpoint(spec.layout, n): t.detach().to(torch.bfloat16).contiguous()
                for n, t in model.state_dict().items()}
     names = sorted(tensors)
@@ -255,6 +265,84 @@ def write_fixture(family: str, bundle_out: str | Path, golden_out: str | Path) -
     return written
 
 
+# Prompts for the eos fixtures: eos inside the prompt (a plain token there, with its own position), and
+# prompts after which the eos-leaning model commits eos mid-block.
+EOS_PROMPTS = ["x<|endoftext|>y", "def add(a, b):<|endoftext|>return a + b", "def add(a, b):", "print(i)"]
+EOS_VARIANTS = ("full", "edit", "edit-early-p2")
+
+
+def write_eos_fixture(family: str, bundle_out: str | Path, golden_out: str | Path, eos_leaning: bool) -> list[Path]:
+    """Golden traces `eos-<i>-<variant>.json` with eos inside the sequence. eos_leaning=False: on the
+    committed tiny-<family> bundle (rebuilt from the same seed; checked against its model.onnx);
+    eos_leaning=True: converts the tiny-<family>-eos bundle first (next to tiny-<family>), its head's eos
+    row copied from the token the model commits most (build_tiny_checkpoint eos_like): eos mid-block."""
+    import shutil
+    import tempfile
+    from ..convert import convert
+    from ..export import OnnxForward
+    from ..golden import variants
+    from ..sampler import Bundle, public_trace
+    from .checkpoint import attach_adapter, load_checkpoint
+    bundle_out, golden_out = Path(bundle_out), Path(golden_out)
+    tmp = Path(tempfile.mkdtemp(prefix="edit-fixture-"))
+    try:
+        ckpt = build_tiny_checkpoint(family, tmp / f"tiny-{family}-ckpt")
+        lora = build_tiny_adapter(ckpt, tmp / "lora")
+        if eos_leaning:
+            # The token the adapted model commits most at the first fixture prompt's masked positions.
+            model, spec = load_checkpoint(ckpt)
+            attach_adapter(model, spec, lora)
+            ref = Bundle.load(bundle_out.parent / f"tiny-{family}")
+            ids = torch.tensor([ref.encode_prompt("chat", FIXTURE_PROMPTS[0]) + [ref.ids["mask"]] * 16])
+            top = int(torch.mode(model.full(ids)[0][0, -16:].argmax(-1)).values)
+            ckpt = build_tiny_checkpoint(family, tmp / f"tiny-{family}-ckpt", eos_like=top)
+            convert(ckpt, bundle_out, adapter=lora, probes="all-qkv", name=bundle_out.name,
+                    generation=FIXTURE_GENERATION, log=lambda s: None)
+        model, spec = load_checkpoint(ckpt)
+        attach_adapter(model, spec, lora)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    bundle = Bundle.load(bundle_out)
+    onnx = OnnxForward(bundle_out / "model.onnx")
+    # Without the lean, only the prompts that contain eos add anything to the existing fixtures.
+    prompts = EOS_PROMPTS if eos_leaning else [p for p in EOS_PROMPTS if "<|endoftext|>" in p]
+    for p in prompts:  # the rebuilt weights are the bundle's (plain positions, batch 1)
+        ids = torch.tensor([bundle.encode_prompt("chat", p) + [bundle.ids["mask"]] * 16])
+        diff = float((model.full(ids)[0] - onnx(ids)[0]).abs().max())
+        if diff > 1e-4:
+            raise RuntimeError(f"{bundle_out}: rebuilt checkpoint differs from model.onnx by {diff:.3g} on {p!r}")
+    golden_out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for variant, rule, params in variants(bundle, "chat"):
+        if variant not in EOS_VARIANTS:
+            continue
+        traces = bundle.run(model.full, "chat", prompts, rule, params, batch_size=1, provider="pytorch")
+        for i, (prompt, tr) in enumerate(zip(prompts, traces)):
+            doc = {"format": "edit-golden/1", "bundleDir": bundle_out.name, "task": "chat", "prompt": prompt,
+                   "variant": variant, "rule": rule, "params": params, "trace": public_trace(tr, zero_timings=True)}
+            path = golden_out / f"eos-{i}-{variant}.json"
+            path.write_text(json.dumps(doc, indent=1) + "\n")
+            written.append(path)
+    return written
+
+
+def write_dtype_fixture(family: str, dtype: str, bundle_out: str | Path) -> Path:
+    """tiny-<family>-<dtype> (fp16 / int4: float16 K/V at the graph boundary) for the engine's dtype tests;
+    the same weights as tiny-<family>. Random weights: no int4 top-1 check (it measures trained models)."""
+    import shutil
+    import tempfile
+    from ..convert import convert
+    tmp = Path(tempfile.mkdtemp(prefix="edit-fixture-"))
+    try:
+        ckpt = build_tiny_checkpoint(family, tmp / f"tiny-{family}-ckpt")
+        lora = build_tiny_adapter(ckpt, tmp / "lora")
+        convert(ckpt, bundle_out, adapter=lora, probes="all-qkv", name=Path(bundle_out).name, dtype=dtype,
+                generation=FIXTURE_GENERATION, min_top1=None, log=lambda s: None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Path(bundle_out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", choices=FAMILIES, required=True)
@@ -262,8 +350,20 @@ def main() -> None:
     ap.add_argument("--adapter", help="also write a tiny q/k/v LoRA adapter here")
     ap.add_argument("--golden", help="write a converted fixture bundle to --out and golden traces here")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eos-golden", action="store_true",
+                    help="with --golden: write only the eos-<i>-*.json traces (on --out, or with --eos-leaning "
+                         "converting --out first from the eos-leaning checkpoint)")
+    ap.add_argument("--eos-leaning", action="store_true")
+    ap.add_argument("--dtype", choices=("fp16", "int4"), help="write the fixture bundle tiny-<family>-<dtype> to --out")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.dtype:
+        print(f"wrote {write_dtype_fixture(a.family, a.dtype, a.out)}")
+        return
+    if a.golden and a.eos_golden:
+        n = len(write_eos_fixture(a.family, a.out, a.golden, a.eos_leaning))
+        print(f"wrote {n} eos golden traces to {a.golden}")
+        return
     if a.golden:
         print(f"wrote {len(write_fixture(a.family, a.out, a.golden))} golden traces to {a.golden}")
         return
