@@ -135,26 +135,13 @@ GOLDEN_CANDIDATES = ["def add(a, b):", "Write a haiku about tests.", "import tor
 def write_reference_golden(bundle_dir: Path, model, golden_dir: Path, block: int) -> list[Path]:
     """Golden traces of the PyTorch reference sampler (sampler.py on the core module, block-causal mask
     included) for the TS golden test (test/engine/golden.test.ts), as arch/tiny.py write_fixture does."""
-    from .arch.tiny import FIXTURE_VARIANTS
-    from .golden import variants
-    from .sampler import Bundle, public_trace
+    from .arch.tiny import FIXTURE_VARIANTS, write_golden_traces
+    from .sampler import Bundle
     bundle = Bundle.load(bundle_dir)
     prompts = [p for p in GOLDEN_CANDIDATES if len(bundle.encode_prompt("chat", p)) % block == 0][:2]
     if len(prompts) < 2:
         raise RuntimeError(f"fewer than two golden prompts fill whole blocks of {block}")
-    golden_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for variant, rule, params in variants(bundle, "chat"):
-        if variant not in FIXTURE_VARIANTS:
-            continue
-        traces = bundle.run(model.full, "chat", prompts, rule, params, batch_size=1, provider="pytorch")
-        for i, (prompt, tr) in enumerate(zip(prompts, traces)):
-            doc = {"format": "edit-golden/1", "bundleDir": bundle_dir.name, "task": "chat", "prompt": prompt,
-                   "variant": variant, "rule": rule, "params": params, "trace": public_trace(tr, zero_timings=True)}
-            path = golden_dir / f"chat-{i}-{variant}.json"
-            path.write_text(json.dumps(doc, indent=1) + "\n")
-            written.append(path)
-    return written
+    return write_golden_traces(bundle, bundle_dir.name, model, prompts, FIXTURE_VARIANTS, golden_dir, "chat")
 
 
 def write(fixtures: Path, official: Path | None) -> list[Path]:

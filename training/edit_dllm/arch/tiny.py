@@ -235,8 +235,7 @@ def write_fixture(family: str, bundle_out: str | Path, golden_out: str | Path) -
     import shutil
     import tempfile
     from ..convert import convert
-    from ..golden import variants
-    from ..sampler import Bundle, public_trace
+    from ..sampler import Bundle
     from .checkpoint import attach_adapter, load_checkpoint
     bundle_out, golden_out = Path(bundle_out), Path(golden_out)
     tmp = Path(tempfile.mkdtemp(prefix="edit-fixture-"))
@@ -249,17 +248,26 @@ def write_fixture(family: str, bundle_out: str | Path, golden_out: str | Path) -
         attach_adapter(model, spec, lora)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    bundle = Bundle.load(bundle_out)
+    return write_golden_traces(Bundle.load(bundle_out), bundle_out.name, model, FIXTURE_PROMPTS, FIXTURE_VARIANTS,
+                               golden_out, "chat")
+
+
+def write_golden_traces(bundle, bundle_name: str, model, prompts: list[str], keep_variants: tuple[str, ...],
+                        golden_out: Path, prefix: str) -> list[Path]:
+    """`<prefix>-<i>-<variant>.json`: the PyTorch reference sampler's traces (batch 1, task chat) of each
+    prompt under each golden variant in keep_variants, for the TS golden test (test/engine/golden.test.ts)."""
+    from ..golden import variants
+    from ..sampler import public_trace
     golden_out.mkdir(parents=True, exist_ok=True)
     written = []
     for variant, rule, params in variants(bundle, "chat"):
-        if variant not in FIXTURE_VARIANTS:
+        if variant not in keep_variants:
             continue
-        traces = bundle.run(model.full, "chat", FIXTURE_PROMPTS, rule, params, batch_size=1, provider="pytorch")
-        for i, (prompt, tr) in enumerate(zip(FIXTURE_PROMPTS, traces)):
-            doc = {"format": "edit-golden/1", "bundleDir": bundle_out.name, "task": "chat", "prompt": prompt,
+        traces = bundle.run(model.full, "chat", prompts, rule, params, batch_size=1, provider="pytorch")
+        for i, (prompt, tr) in enumerate(zip(prompts, traces)):
+            doc = {"format": "edit-golden/1", "bundleDir": bundle_name, "task": "chat", "prompt": prompt,
                    "variant": variant, "rule": rule, "params": params, "trace": public_trace(tr, zero_timings=True)}
-            path = golden_out / f"chat-{i}-{variant}.json"
+            path = golden_out / f"{prefix}-{i}-{variant}.json"
             path.write_text(json.dumps(doc, indent=1) + "\n")
             written.append(path)
     return written
@@ -280,8 +288,7 @@ def write_eos_fixture(family: str, bundle_out: str | Path, golden_out: str | Pat
     import tempfile
     from ..convert import convert
     from ..export import OnnxForward
-    from ..golden import variants
-    from ..sampler import Bundle, public_trace
+    from ..sampler import Bundle
     from .checkpoint import attach_adapter, load_checkpoint
     bundle_out, golden_out = Path(bundle_out), Path(golden_out)
     tmp = Path(tempfile.mkdtemp(prefix="edit-fixture-"))
@@ -311,19 +318,7 @@ def write_eos_fixture(family: str, bundle_out: str | Path, golden_out: str | Pat
         diff = float((model.full(ids)[0] - onnx(ids)[0]).abs().max())
         if diff > 1e-4:
             raise RuntimeError(f"{bundle_out}: rebuilt checkpoint differs from model.onnx by {diff:.3g} on {p!r}")
-    golden_out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for variant, rule, params in variants(bundle, "chat"):
-        if variant not in EOS_VARIANTS:
-            continue
-        traces = bundle.run(model.full, "chat", prompts, rule, params, batch_size=1, provider="pytorch")
-        for i, (prompt, tr) in enumerate(zip(prompts, traces)):
-            doc = {"format": "edit-golden/1", "bundleDir": bundle_out.name, "task": "chat", "prompt": prompt,
-                   "variant": variant, "rule": rule, "params": params, "trace": public_trace(tr, zero_timings=True)}
-            path = golden_out / f"eos-{i}-{variant}.json"
-            path.write_text(json.dumps(doc, indent=1) + "\n")
-            written.append(path)
-    return written
+    return write_golden_traces(bundle, bundle_out.name, model, prompts, EOS_VARIANTS, golden_out, "eos")
 
 
 def write_dtype_fixture(family: str, dtype: str, bundle_out: str | Path) -> Path:
