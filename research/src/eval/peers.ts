@@ -12,33 +12,11 @@
  */
 import { listStopRules } from "../../../server/src/public";
 import { chooseDefault, type ConfigSummary, type EvalSummary, type TaskSummary } from "./analyze";
-import type { Family } from "./configs";
+import { PEER_FAMILIES, type Family } from "./configs";
 import { mcnemarExact, pairedCounts, wilson } from "./stats";
 
 /** The families compared (fixed = the matched-cost baseline; composed = the composed policies). */
-export const PICK_FAMILIES: readonly Family[] = [
-  "fixed",
-  "edit",
-  "confidence",
-  "jot",
-  "less",
-  "klass",
-  "eb-sampler",
-  "stable-confident",
-  "sched",
-  "edit-cos",
-  "composed",
-  // issue 21: the earlier union variants, the newest peers, the learned policy and its ablation
-  "klass-union",
-  "less-union",
-  "eb-sampler-union",
-  "prophet",
-  "wino",
-  "credit-decoding",
-  "dus",
-  "learned",
-  "learned-no-edit",
-];
+export const PICK_FAMILIES: readonly Family[] = ["fixed", "edit", "confidence", "jot", ...PEER_FAMILIES];
 /** The single rules the composed policy has to beat (issue 14's peers and the project's commit rules). */
 export const SINGLE_PEERS: readonly Family[] = [
   "confidence",
