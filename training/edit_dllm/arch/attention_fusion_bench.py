@@ -3,7 +3,7 @@ com.microsoft MultiHeadAttention is faster (docs/bench.md "Fused attention"; iss
 
     python -m edit_dllm.arch.attention_fusion_bench [--repeats 30] [--out ../bench/attention-fusion.json]
 
-1. Census: for the tiny LLaDA / Dream / LLaDA-fp16 fixtures and a random LLaMA-shaped graph, the contrib ops
+1. Census: for the tiny LLaDA / Dream / LLaDA-fp16 / LLaDA-int4 fixtures and a random LLaMA-shaped graph, the contrib ops
    after ORT's own optimisations (ORT_ENABLE_ALL, dumped with optimized_model_filepath) and after
    `onnxruntime.transformers.optimizer.optimize_model` for every decoder-ish model_type (opt_level 0 = the
    Python fusions alone, 99 = those plus ORT's).
@@ -34,7 +34,7 @@ from ..onnx_cache_export import CacheOnnxForward, check_cache_parity, export_cac
 from .core import BidirectionalLM, CoreConfig, attend
 
 ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = ("tiny-llada", "tiny-dream", "tiny-llada-fp16")
+FIXTURES = ("tiny-llada", "tiny-dream", "tiny-llada-fp16", "tiny-llada-int4")
 MODEL_TYPES = ("bert", "gpt2", "gpt_neox", "qwen3")
 ATTENTION_OPS = ("Attention", "MultiHeadAttention", "GroupQueryAttention", "RotaryEmbedding",
                  "PackedMultiHeadAttention", "DecoderMaskedMultiHeadAttention")
