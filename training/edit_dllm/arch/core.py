@@ -141,7 +141,8 @@ class FusedMHA(torch.autograd.Function):
     com.microsoft MultiHeadAttention (ORT ContribOperators.md: query [B, S, N*H]; key/value in BNSH
     [B, N, T, H], the form it takes without past_key; unidirectional=0, no mask), in place of
     MatMul/Softmax/MatMul and the head transposes. Eager calls compute the same math as Block's unfused
-    path. Only used when a Block has `fused_mha` set (the exporter's --fused-attention option)."""
+    path. Only used when a Block has `fused_mha` set: measured by arch/attention_fusion_bench.py and not
+    shipped (bit-identical and no faster on the CPU provider; docs/bench.md "Fused attention")."""
 
     @staticmethod
     def forward(ctx, q, keys, values, n_heads: int, scale: float):  # q [B, S, N*H], keys/values [B, N, T, H]
@@ -186,7 +187,7 @@ class Block(nn.Module):
     def __init__(self, c: CoreConfig) -> None:
         super().__init__()
         self.c = c
-        self.fused_mha = False  # export attention as com.microsoft MultiHeadAttention (FusedMHA)
+        self.fused_mha = False  # export attention as com.microsoft MultiHeadAttention (FusedMHA; off in bundles)
         q_dim, kv_dim = c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim
         self.attn_norm = RMSNorm(c.d_model, c.rms_eps)
         self.q_proj = LoraLinear(c.d_model, q_dim, c.qkv_bias)
