@@ -80,3 +80,31 @@ def test_embedded_bundle_is_the_cache_graph_of_its_reference_weights():
     finally:
         wrapper.remove_hooks()
     assert max(diffs.values()) <= 1e-4
+
+
+@pytest.mark.parametrize("attention", ["bidirectional", "block-causal"])
+def test_fused_mha_export_matches_pytorch(attention, tmp_path):
+    """core.FusedMHA (the measured, unshipped fused-attention option; docs/bench.md "Fused attention"):
+    bidirectional blocks export one com.microsoft MultiHeadAttention per layer and no Softmax, with GQA
+    K/V repeated before it; block-causal blocks keep the unfused path (MHA gets no mask here). Every output
+    equals the unfused PyTorch forward within 1e-4, past length 0 included."""
+    from edit_dllm.arch.core import BidirectionalLM, CoreConfig
+    from edit_dllm.onnx_cache_export import check_cache_parity, export_cache_onnx
+    torch.manual_seed(0)
+    c = CoreConfig(vocab_size=40, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8, d_ff=48,
+                   rope_theta=10000.0, rms_eps=1e-5, attention=attention, block_size=4)
+    model = BidirectionalLM(c).eval()
+    for layer in model.layers:
+        layer.fused_mha = True
+    path = tmp_path / "fused.onnx"
+    kw = dict(n_layers=2, kv_heads=2, head_dim=8, probe_names=[], vocab_size=40)
+    export_cache_onnx(model, path, **kw)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    if attention == "bidirectional":
+        assert ops.count("MultiHeadAttention") == 2 and "Softmax" not in ops
+    else:
+        assert "MultiHeadAttention" not in ops and ops.count("Softmax") == 2
+    for layer in model.layers:
+        layer.fused_mha = False  # the reference is the unfused eager forward
+    worst = check_cache_parity(model, path, **kw)
+    assert max(worst.values()) <= 1e-4, worst

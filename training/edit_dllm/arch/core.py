@@ -136,6 +136,44 @@ def block_causal_allowed(position_ids: torch.Tensor, past_k: torch.Tensor, block
     return kb[:, None, :] <= qb[:, :, None]
 
 
+class FusedMHA(torch.autograd.Function):
+    """Bidirectional attention over full K/V that the TorchScript exporter writes as ONE contrib node,
+    com.microsoft MultiHeadAttention (ORT ContribOperators.md: query [B, S, N*H]; key/value in BNSH
+    [B, N, T, H], the form it takes without past_key; unidirectional=0, no mask), in place of
+    MatMul/Softmax/MatMul and the head transposes. Eager calls compute the same math as Block's unfused
+    path. Only used when a Block has `fused_mha` set: measured by arch/attention_fusion_bench.py and not
+    shipped (bit-identical and no faster on the CPU provider; docs/bench.md "Fused attention")."""
+
+    @staticmethod
+    def forward(ctx, q, keys, values, n_heads: int, scale: float):  # q [B, S, N*H], keys/values [B, N, T, H]
+        b, s, _ = q.shape
+        qh = q.view(b, s, n_heads, -1).transpose(1, 2)
+        p = torch.softmax((qh @ keys.transpose(-1, -2) * scale).float(), dim=-1).to(values.dtype)
+        return (p @ values).transpose(1, 2).reshape(b, s, -1)
+
+    @staticmethod
+    def symbolic(g, q, keys, values, n_heads: int, scale: float):
+        out = g.op("com.microsoft::MultiHeadAttention", q, keys, values, num_heads_i=n_heads, scale_f=scale)
+        out.setType(q.type())
+        return out
+
+
+def attend(qh: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor | None, *, batch,
+           length, heads: int, head_dim: int, fused: bool = False) -> torch.Tensor:
+    """softmax(q k^T / sqrt(hd)) v over [B, N, S, hd] queries and [B, N, T, hd] keys/values (K/V heads already
+    repeated for GQA) -> [B, S, N * hd]. `batch`/`length` are the caller's (traced) sizes and heads/head_dim
+    the config's ints, so the tracer records no extra Shape/Gather ops. `fused` (bidirectional only) exports
+    one MultiHeadAttention node (FusedMHA)."""
+    scale = 1.0 / math.sqrt(head_dim)
+    if fused and allowed is None:
+        return FusedMHA.apply(qh.transpose(1, 2).reshape(batch, length, heads * head_dim), keys, values, heads, scale)
+    # Written out (not SDPA) so the ONNX graph is plain MatMul/Softmax on every provider.
+    scores = ((qh @ keys.transpose(-1, -2)) * scale).float()
+    if allowed is not None:  # block-causal: every row allows at least its own position, so no row is all -inf
+        scores = scores.masked_fill(~allowed[:, None], float("-inf"))
+    return (torch.softmax(scores, dim=-1).to(values.dtype) @ values).transpose(1, 2).reshape(batch, length, heads * head_dim)
+
+
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -149,6 +187,7 @@ class Block(nn.Module):
     def __init__(self, c: CoreConfig) -> None:
         super().__init__()
         self.c = c
+        self.fused_mha = False  # export attention as com.microsoft MultiHeadAttention (FusedMHA; off in bundles)
         q_dim, kv_dim = c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim
         self.attn_norm = RMSNorm(c.d_model, c.rms_eps)
         self.q_proj = LoraLinear(c.d_model, q_dim, c.qkv_bias)
@@ -180,12 +219,9 @@ class Block(nn.Module):
         if rep > 1:  # query head j reads kv head j // rep (HF repeat_kv, LLaDA repeat_interleave)
             keys = keys.repeat_interleave(rep, dim=1)
             values = values.repeat_interleave(rep, dim=1)
-        # Written out (not SDPA) so the ONNX graph is plain MatMul/Softmax on every provider.
-        scores = ((qh @ keys.transpose(-1, -2)) * (1.0 / math.sqrt(c.head_dim))).float()
-        if allowed is not None:  # block-causal: every row allows at least its own position, so no row is all -inf
-            scores = scores.masked_fill(~allowed[:, None], float("-inf"))
-        attn = torch.softmax(scores, dim=-1).to(vh.dtype) @ values
-        x = x + self.o_proj(attn.transpose(1, 2).reshape(b, q, c.n_heads * c.head_dim))
+        attn = attend(qh, keys, values, allowed, batch=b, length=q, heads=c.n_heads, head_dim=c.head_dim,
+                      fused=self.fused_mha)
+        x = x + self.o_proj(attn)
         h = self.mlp_norm(x)
         x = x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
         return x, (kh, vh)
