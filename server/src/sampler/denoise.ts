@@ -188,7 +188,6 @@ export async function denoise(model: DllmModel, rule: StopRule, o: DenoiseOption
 
       const polish = rule.polishSteps;
       const stopNow = decision.stop && t + polish < budget;
-      // The last step commits whatever is left, so a block never ends with masks (the counts sum to L anyway).
       const last = t === budget;
       const maskedIndex = new Map(c.masked.map((p, i) => [p, i]));
       const toIndices = (ps: readonly number[] | undefined): number[] =>
