@@ -240,9 +240,15 @@ export const SCENARIOS = [
         await sleep(60);
       }
       const m2 = Date.now();
-      await sleep(1000);
-      const added = newLog(ctx, before);
-      const cancelled = added.split("\n").filter((l) => /inline completion not shown: cancelled/.test(l));
+      // The output channel reaches its log file with a delay: poll for the daemon's lines (up to 10 s)
+      // instead of reading once (a single read after 1 s once found the file not yet written).
+      let added = "";
+      let cancelled = [];
+      for (const until = Date.now() + 10000; cancelled.length === 0 && Date.now() < until; ) {
+        await sleep(250);
+        added = newLog(ctx, before);
+        cancelled = added.split("\n").filter((l) => /inline completion not shown: cancelled/.test(l));
+      }
       assert.ok(cancelled.length >= 1, `no cancellation reported by the daemon; new log:\n${added.slice(-2000)}`);
       await page.keyboard.press("Escape");
       // The status tooltip says what became of the last completion.
