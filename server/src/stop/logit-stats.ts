@@ -4,6 +4,8 @@
  * and the divergences between two steps' distributions. All work in place on caller-owned arrays.
  */
 import type { MutVec, Vec } from "./math";
+import type { StepView } from "./rule";
+import { rowOffset } from "./rows";
 
 /** out[i] = softmax(logits[off .. off+vocab)) in float64 (max-subtracted). Returns out. */
 export function softmaxRow<T extends MutVec>(logits: Vec, off: number, vocab: number, out: T, outOff = 0): T {
@@ -114,4 +116,11 @@ export function topKJensenShannon(p: Vec, pOff: number, q: Vec, qOff: number, n:
   }
   js += term(Math.max(0, restP), Math.max(0, restQ));
   return js;
+}
+
+/** Mean top-2 logit margin over the step's masked positions (SchED's and Prophet's statistic); NaN when none is masked. */
+export function meanMaskedLogitMargin(view: StepView): number {
+  let sum = 0;
+  for (const pos of view.masked) sum += logitMargin(view.logits, rowOffset(view, pos, view.vocab), view.vocab);
+  return view.masked.length ? sum / view.masked.length : NaN;
 }

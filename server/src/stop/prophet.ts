@@ -13,10 +13,9 @@
  */
 import type { RuleDefinition } from "./definition";
 import { StopRuleParamError } from "./errors";
-import { logitMargin } from "./logit-stats";
+import { meanMaskedLogitMargin } from "./logit-stats";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
-import { rowOffset } from "./rows";
 
 export const PROPHET_PARAMS = {
   tauHigh: { type: "number", default: 7.5, min: 0, doc: "gap threshold while the progress p < pMid" },
@@ -45,10 +44,7 @@ export class ProphetRule implements StopRule {
   }
 
   observe(view: StepView): StepDecision {
-    const V = view.vocab;
-    let sum = 0;
-    for (const pos of view.masked) sum += logitMargin(view.logits, rowOffset(view, pos, V), V);
-    this.lastGap = view.masked.length ? sum / view.masked.length : NaN;
+    this.lastGap = meanMaskedLogitMargin(view);
     this.lastThreshold = prophetThreshold((view.step - 1) / this.budget, this.p);
     return { stop: this.lastGap >= this.lastThreshold, sims: null, kl: null, counter: null, margin: this.lastGap };
   }

@@ -15,10 +15,9 @@
  */
 import type { RuleDefinition } from "./definition";
 import { StopRuleParamError } from "./errors";
-import { logitMargin } from "./logit-stats";
+import { meanMaskedLogitMargin } from "./logit-stats";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
-import { rowOffset } from "./rows";
 
 export const SCHED_SCHEDULES = ["linear", "cosine", "exp"] as const;
 export type SchedSchedule = (typeof SCHED_SCHEDULES)[number];
@@ -51,10 +50,7 @@ export class SchedRule implements StopRule {
   }
 
   observe(view: StepView): StepDecision {
-    const V = view.vocab;
-    let sum = 0;
-    for (const pos of view.masked) sum += logitMargin(view.logits, rowOffset(view, pos, V), V);
-    this.lastMargin = view.masked.length ? sum / view.masked.length : NaN;
+    this.lastMargin = meanMaskedLogitMargin(view);
     this.lastThreshold = schedThreshold(this.p.schedule, view.step / this.budget, this.p.tauHigh, this.p.tauLow, this.p.k);
     return { stop: this.lastMargin >= this.lastThreshold, sims: null, kl: null, counter: null, margin: null };
   }
