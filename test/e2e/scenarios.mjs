@@ -227,17 +227,19 @@ export const SCENARIOS = [
     async run(ctx) {
       const { page } = ctx;
       const m0 = Date.now();
-      await writeSettings(ctx, { "edit.debounceMs": 0, "edit.steps": 64 });
+      // The default rule (edit) stops the embedded model's completion after ~5 forwards (~30 ms), faster
+      // than a key can follow on a quiet machine; "full" runs every step of the first block (32 forwards at
+      // least, more until eos), so a key typed 10-120 ms later lands while it runs.
+      await writeSettings(ctx, { "edit.debounceMs": 0, "edit.stopRule": "full", "edit.genLength": 128, "edit.steps": 128 });
       const m1 = Date.now();
       await sleep(1000);
       const before = editLog(ctx.dirs.userData);
       await openFile(page, "counter.py");
       await page.keyboard.press("Control+End");
       await page.keyboard.press("Enter");
-      // A keystroke has to land while a generation (64 forwards) runs: after VS Code's own inline debounce,
-      // before the daemon answers. How long that window is depends on the machine (on a quiet one a
-      // generation of the embedded model can finish before a key 60 ms later), so the pauses between keys
-      // sweep 10-120 ms, and up to two more lines are typed while none is reported.
+      // A keystroke has to land while a generation runs: after VS Code's own inline debounce, before the
+      // daemon answers. The pauses between keys sweep 10-120 ms, and up to two more lines are typed while
+      // none is reported.
       const pauses = [10, 25, 40, 60, 80, 100, 120];
       let added = "";
       let cancelled = [];
