@@ -30,6 +30,8 @@ export interface RuleContext {
   certificates: { alphaHat: number; q: number } | null;
   /** Calibrated defaults from bundle.json for the task; user params override them. */
   defaults: Record<string, ParamValue>;
+  /** The end-of-text id (bundle.json ids.eos), for rules that treat the end of the answer apart. */
+  eosId?: number;
   /** Learned commit policies shipped in the bundle (bundle.json commit_policies), by name. */
   commitPolicies?: Readonly<Record<string, CommitPolicyWeights>>;
 }
