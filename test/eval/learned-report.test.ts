@@ -36,6 +36,6 @@ test("learned report: val-chosen policy and ablation, McNemar against full, the 
   const md = learnedMarkdown(summary(val, test), peers);
   assert.match(md, /\| with EDIT's features \| `learned threshold=0.5` \| 50.0 % .* \| 1.50 \| 1.25x \| yes \| 0\/0, p=1.000 \(10 items\) \|/);
   assert.match(md, /\| without \(ablation\) \| `learned threshold=0.5 policy=no-edit` \| 50.0 % .* \| 1.60 \| 1.33x \| yes \| 1\/1, p=1.000 \(10 items\) \|/);
-  assert.match(md, /\| 0.5 \| 50.0 % \/ 50.0 % \| 1.50 \/ 1.60 \| 1\/1, p=1.000 \(10 items\) \|/);
+  assert.match(md, /\| threshold 0.5 \| 50.0 % \/ 50.0 % \| 1.50 \/ 1.60 \| 1\/1, p=1.000 \(10 items\) \|/);
   assert.match(md, /\| jot \| `jot tauMax=10` \| 2.50 \| 41.7 % \| 1.50 \| yes \| 2\/0, p=0.500 \(10 items\) \|/);
 });

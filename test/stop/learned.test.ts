@@ -83,3 +83,88 @@ test("learned: commits exactly the tokens whose MLP output P(final) > threshold"
   assert.throws(() => createStopRule("learned", { policy: "no-edit" }, ctx2({ default: w })), StopRuleContextError);
   assert.throws(() => createStopRule("learned", {}, ctx2()), /commit_policies/);
 });
+
+/** ctx2 with the bundle's eos id 1. */
+function ctxEos(policies?: Record<string, CommitPolicyWeights>) {
+  return { ...ctx2(policies), eosId: 1 };
+}
+
+/** fv with x0 set per masked position (vocab ids 0/1; 1 = eos). */
+function fvX0(step: number, visible: number[], rows: Record<number, number>, x0: Record<number, number>) {
+  const v = fv(step, visible, rows);
+  v.masked.forEach((p, i) => (v.x0[i] = x0[p] ?? 0));
+  return v;
+}
+
+const sig = (z: number) => 1 / (1 + Math.exp(-z));
+
+test("commit features: eos, past the answer's end, least confident masked neighbour to the left, confidence rank", () => {
+  const f = new CommitFeatures(ctxEos(), "t");
+  f.beginBlock(block(0, 4, 8, 4));
+  // x0 = [0, eos, 0, eos] at 4..7, confidences sigma(2), sigma(0), sigma(1), sigma(3).
+  const v = fvX0(1, [], { 4: 2, 5: 0, 6: 1, 7: 3 }, { 5: 1, 7: 1 });
+  assert.equal(f.firstEos(v), 5);
+  const r = f.compute(v, "t");
+  const col = (name: string) => r.map((row) => row[FEATURE_NAMES.indexOf(name as (typeof FEATURE_NAMES)[number])]);
+  assert.deepEqual(col("isEos"), [0, 1, 0, 1]);
+  assert.deepEqual(col("afterEos"), [0, 0, 1, 1], "6 and 7 lie past the first eos (5)");
+  // minConfLeft: none left of 4 -> 1; 5 -> sigma(2); 6 and 7 -> min(sigma(2), sigma(0)) = .5
+  assert.deepEqual(col("minConfLeft"), [1, sig(2), 0.5, 0.5]);
+  // More confident masked positions: 4 has one (7), 5 has three, 6 two, 7 none; / (4 - 1)
+  assert.deepEqual(col("confRank"), [1 / 3, 1, 2 / 3, 0]);
+  // A committed eos counts too: 5 visible and holding eos, every x0 plain -> first eos 5.
+  const w = fvX0(2, [5], { 4: 2, 6: 1, 7: 3 }, {});
+  w.ids[5] = 1;
+  assert.equal(f.firstEos(w), 5);
+  assert.deepEqual(f.compute(w, "t").map((row) => row[FEATURE_NAMES.indexOf("afterEos")]), [0, 1, 1]);
+  // Without an eos id in the bundle there is no eos.
+  const g = new CommitFeatures(ctx2(), "t");
+  g.beginBlock(block(0, 4, 8, 4));
+  assert.equal(g.firstEos(v), -1);
+});
+
+test("learned: the end-of-answer network commits the first eos, and a settled answer stops the block", () => {
+  // Token network as in the test above: P = sigma(2 x + .5) for x = (conf - .5) / .25 > 0 (the relu(-x)
+  // branch is zero there), sigma(.5 - 3 |x|) below: conf sigma(2) -> .97199, .5 -> .62246, sigma(1) -> .91337,
+  // sigma(3) -> .98395. End-of-answer network over minConfLeft: P = sigma(4 relu(m) - 2).
+  const tokenNet = {
+    features: ["conf" as const],
+    mean: [0.5],
+    std: [0.25],
+    layers: [
+      { w: [[1], [-1]], b: [0, 0] },
+      { w: [[2, -3]], b: [0.5] },
+    ],
+  };
+  const eoaNet = { features: ["minConfLeft" as const], mean: [0], std: [1], layers: [{ w: [[1]], b: [0] }, { w: [[4]], b: [-2] }] };
+  const w: CommitPolicyWeights = { format: COMMIT_POLICY_FORMAT, ...tokenNet, end_of_answer: eoaNet };
+  assert.equal(commitPolicyProblem(w), null);
+  assert.match(String(commitPolicyProblem({ ...w, end_of_answer: { ...eoaNet, mean: [] } })), /^end_of_answer: mean/);
+  const run = (params: Record<string, number | boolean>, v = fvX0(1, [], { 4: 2, 5: 0, 6: 1, 7: 3 }, { 5: 1, 7: 1 })) => {
+    const r = createStopRule("learned", { threshold: 0.95, ...params }, ctxEos({ default: w })) as LearnedRule;
+    r.beginBlock(block(0, 4, 8, 4));
+    return { d: r.observe(v), r };
+  };
+  // Token set at .95: 4 (.97199) and 7 (.98395). First eos 5; its minConfLeft sigma(2) = .880797:
+  // P(end) = sigma(4 * .880797 - 2) = sigma(1.523188) = .82098.
+  const a = run({ eosThreshold: 0.8 });
+  close(a.r.lastEoaProb!, sig(4 * sig(2) - 2));
+  // .82098 > .8: 5 is committed, 4 (left of it) too: nothing before the answer's end is masked -> stop.
+  assert.equal(a.d.stop, true);
+  // Below the end-of-answer threshold: only the token set.
+  const b = run({ eosThreshold: 0.9 });
+  assert.deepEqual([b.d.stop, b.d.commitOnly], [false, [4, 7]]);
+  // settle=false: the end is committed but the block goes on.
+  const c = run({ eosThreshold: 0.8, settle: false });
+  assert.deepEqual([c.d.stop, c.d.commitOnly], [false, [4, 5, 7]]);
+  // A committed eos at 5 with 4 still masked and under the threshold (conf .5): no stop, nothing else to commit.
+  const v = fvX0(2, [5], { 4: 0, 6: 1, 7: 3 }, {});
+  v.ids[5] = 1;
+  const e = run({ eosThreshold: 0.8 }, v);
+  assert.equal(e.r.lastEoaProb, null, "the end is already committed: no end-of-answer prediction");
+  assert.deepEqual([e.d.stop, e.d.commitOnly], [false, [7]]);
+  // ... and once 4 passes the threshold, the answer is settled.
+  const v2 = fvX0(2, [5], { 4: 2, 6: 1, 7: 3 }, {});
+  v2.ids[5] = 1;
+  assert.equal(run({}, v2).d.stop, true);
+});

@@ -44,6 +44,8 @@ export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [
   --peers-grid: the issue-14 sweep (every peer and composition, a reduced EDIT grid).
   --policy-data FILE: write the learned commit policy's training rows (features + the commit oracle's labels)
           from the val items (first --limit per task) to FILE (JSONL); training/edit_dllm/commit_policy.py trains on it.
+          --policy-driver "RULE key=value ...": record along that rule's decode (e.g. "learned threshold=0.7")
+          instead of the commit oracle's; labels stay the oracle's.
   --issue21-grid: every peer as published and its union variant, the newest peers, jot, confidence, the commit
           oracle and the bundle's learned commit policy when it ships one (no EDIT sweep).
   --quick: a small sweep (for smoke tests). Writes DIR/eval.json, DIR/results.md, DIR/stop-choice.json
@@ -80,6 +82,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       "peers-grid": { type: "boolean" },
       "issue21-grid": { type: "boolean" },
       "policy-data": { type: "string" },
+      "policy-driver": { type: "string" },
       families: { type: "string" },
       merge: { type: "string", multiple: true },
       learned: { type: "string" },
@@ -144,6 +147,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       threads: optInt(values.threads, "--threads"),
       items,
       out: values["policy-data"],
+      ...(values["policy-driver"] ? { driver: values["policy-driver"] } : {}),
       onProgress: (m) => process.stderr.write(`policy data: ${m}\n`),
     });
     process.stderr.write(`policy data: ${rows} rows from ${items.length} val items -> ${values["policy-data"]}\n`);

@@ -35,7 +35,8 @@ export type Family =
   | "credit-decoding"
   | "dus"
   | "learned"
-  | "learned-no-edit";
+  | "learned-no-edit"
+  | "learned-no-end";
 
 /** Families that run through the engine with a rule spec from the registry (no simulation). */
 export const PEER_FAMILIES: readonly Family[] = [
@@ -55,6 +56,7 @@ export const PEER_FAMILIES: readonly Family[] = [
   "dus",
   "learned",
   "learned-no-edit",
+  "learned-no-end",
 ];
 
 /** One engine-run configuration of the peer families: a registry spec (maybe composed) and its params. */
@@ -202,9 +204,15 @@ export function issue21Peers(learned: boolean): PeerConfig[] {
     P("dus", "dus", { alpha: 4 }),
   ];
   if (learned) {
-    for (const threshold of [0.3, 0.5, 0.7, 0.9, 0.97]) {
+    for (const threshold of [0.5, 0.7, 0.8, 0.9, 0.95, 0.97]) {
       out.push(P("learned", "learned", { threshold }));
       out.push(P("learned-no-edit", "learned", { threshold, policy: "no-edit" }));
+      // The end-of-answer ablation: no end-of-answer network, no settled-answer stop.
+      if (threshold >= 0.7) out.push(P("learned-no-end", "learned", { threshold, eosThreshold: 1, settle: false }));
+    }
+    for (const budget of [0.1, 0.3]) {
+      out.push(P("learned", "learned", { threshold: 1, budget }));
+      out.push(P("learned-no-edit", "learned", { threshold: 1, budget, policy: "no-edit" }));
     }
   }
   return out;

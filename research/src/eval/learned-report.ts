@@ -1,7 +1,8 @@
 /**
  * Issue 21's learned commit policy, from two eval runs on the same item order: the peers run
  * (--issue21-grid: every peer family and the commit oracle) and the learned run (--families
- * learned,learned-no-edit: full, the policy and its ablation without EDIT's features). Per task:
+ * learned,learned-no-edit,learned-no-end: full, the policy and its ablations without EDIT's features and
+ * without the end-of-answer predictor). Per task:
  * the val-chosen setting of each (fewest forwards with val accuracy >= full - tolerance), its test
  * accuracy, forwards per block and ratio to the commit oracle, exact McNemar against full (same run),
  * the ablation (with vs without EDIT's features, paired), and the policy against each peer's
@@ -49,19 +50,25 @@ export function learnedMarkdown(learned: EvalSummary, peers: EvalSummary | null,
     };
     const withEdit = pick("learned");
     const noEdit = pick("learned-no-edit");
-    for (const [name, c] of [["with EDIT's features", withEdit], ["without (ablation)", noEdit]] as const) {
+    const noEnd = pick("learned-no-end");
+    const ran = (fam: string) => val.configs.some((c) => c.family === fam);
+    const rows = [["with EDIT's features", withEdit, "learned"], ["without (ablation)", noEdit, "learned-no-edit"], ["without the end-of-answer predictor", noEnd, "learned-no-end"]] as const;
+    for (const [name, c] of rows.filter((r) => ran(r[2]))) {
       L.push(c ? `| ${name} | \`${c.id}\` | ${acc(c)} | ${c.forwardsPerBlock.toFixed(2)} | ${ratio(c)} | ${holds(c, test.full)} | ${pairedText(c, test.full)} |` : `| ${name} | none within ${tol} on val | | | | | |`);
     }
     L.push("");
-    L.push("Ablation at each threshold (same items): with EDIT's features vs without.", "");
-    L.push("| threshold | accuracy with / without | forwards/block with / without | only with / only without, p |");
-    L.push("|---|---|---|---|");
-    for (const c of test.configs.filter((x) => x.family === "learned")) {
-      const twin = test.configs.find((x) => x.family === "learned-no-edit" && x.params.threshold === c.params.threshold);
-      if (!twin) continue;
-      L.push(`| ${c.params.threshold} | ${pct(c.accuracy)} / ${pct(twin.accuracy)} | ${c.forwardsPerBlock.toFixed(2)} / ${twin.forwardsPerBlock.toFixed(2)} | ${pairedText(c, twin)} |`);
+    for (const [fam, what] of ([["learned-no-edit", "EDIT's features"], ["learned-no-end", "the end-of-answer predictor"]] as const).filter((r) => ran(r[0]))) {
+      L.push(`Ablation at each setting (same items): with ${what} vs without.`, "");
+      L.push("| setting | accuracy with / without | forwards/block with / without | only with / only without, p |");
+      L.push("|---|---|---|---|");
+      for (const c of test.configs.filter((x) => x.family === "learned")) {
+        const twin = test.configs.find((x) => x.family === fam && x.params.threshold === c.params.threshold && x.params.budget === c.params.budget);
+        if (!twin) continue;
+        const setting = c.params.budget !== undefined ? `budget ${c.params.budget}` : `threshold ${c.params.threshold}`;
+        L.push(`| ${setting} | ${pct(c.accuracy)} / ${pct(twin.accuracy)} | ${c.forwardsPerBlock.toFixed(2)} / ${twin.forwardsPerBlock.toFixed(2)} | ${pairedText(c, twin)} |`);
+      }
+      L.push("");
     }
-    L.push("");
     if (withEdit && pTest && pVal) {
       L.push("The policy (with EDIT's features) against each peer family's val-chosen setting (peers run), paired on the common test items:", "");
       L.push("| peer family | setting | peer forwards/block | peer accuracy | policy forwards/block | fewer forwards | only policy / only peer, p |");

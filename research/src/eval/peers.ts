@@ -49,6 +49,7 @@ const COMMIT_FAMILIES: readonly Family[] = [
   "dus",
   "learned",
   "learned-no-edit",
+  "learned-no-end",
 ];
 /** Rules that cannot be the "best commit rule" a part is added to (stop rules and EDIT's own signals). */
 const NOT_A_COMMIT_BASE = new Set(["stable-confident", "sched", "edit", "edit-cos", "fixed", "full"]);

@@ -11,7 +11,13 @@
  *             the token's own activation; u_m = the LoRA-B row energies, Eq 4)
  *   editDrift log10(KL(Q_s^t || Q_s^{t-1}) + 1e-12) / 12, Q_s = softmax over the modules of cos / 0.1
  *             (edit-cos's distribution); -1 before a previous step exists.
- * EDIT_FEATURES are the two a policy without EDIT's signal leaves out.
+ *   isEos     1 when x0 is the end-of-text id        afterEos 1 when a block position left of s holds eos
+ *                                                              (committed, or a masked x0): s lies past
+ *                                                              the answer's predicted end
+ *   minConfLeft  the lowest confidence among the block's masked positions left of s (1 when none)
+ *   confRank  how many masked positions are more confident than s, / max(1, masked - 1)
+ * EDIT_FEATURES are the two a policy without EDIT's signal leaves out. Policies name the features they
+ * read, so one trained before the last four existed still runs.
  */
 import type { RuleContext } from "./context";
 import { activationsOf } from "./edit";
@@ -21,7 +27,10 @@ import { softmaxRow } from "./logit-stats";
 import type { BlockInfo, StepView } from "./rule";
 import { rowOffset } from "./rows";
 
-export const FEATURE_NAMES = ["conf", "margin", "entropy", "stable", "offset", "filled", "progress", "left", "editCos", "editDrift"] as const;
+export const FEATURE_NAMES = [
+  "conf", "margin", "entropy", "stable", "offset", "filled", "progress", "left", "editCos", "editDrift",
+  "isEos", "afterEos", "minConfLeft", "confRank",
+] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 export const EDIT_FEATURES: readonly FeatureName[] = ["editCos", "editDrift"];
 const COS_TAU = 0.1;
@@ -45,8 +54,11 @@ export class CommitFeatures {
   private readonly probes: Probe[];
   private readonly sims: Float64Array;
   private readonly q: Float64Array;
+  /** -1 when the bundle names no eos id: isEos and afterEos are then 0. */
+  readonly eosId: number;
 
   constructor(ctx: RuleContext, name: string) {
+    this.eosId = ctx.eosId ?? -1;
     this.probes = ctx.probes
       .filter((m) => ctx.metadata.modules.has(m))
       .map((m) => {
@@ -78,6 +90,9 @@ export class CommitFeatures {
     const data = this.probes.map((pr) => activationsOf(name, view, pr.module, pr.dim));
     const masked = new Set(view.masked);
     const filled = 1 - view.masked.length / this.len;
+    const eosAt = this.firstEos(view);
+    const n = view.masked.length;
+    let minLeft = 1;
     return view.masked.map((s, i) => {
       const o = s - this.start;
       softmaxRow(view.logits, rowOffset(view, s, V), V, this.row, 0);
@@ -101,7 +116,9 @@ export class CommitFeatures {
       this.prevQ.set(this.q, o * M);
       this.hasPrev[o] = 1;
       const conf = view.confidence[i];
-      return Float64Array.from([
+      let above = 0;
+      for (let j = 0; j < n; j++) if (view.confidence[j] > conf) above++;
+      const row = Float64Array.from([
         conf,
         conf - second,
         h,
@@ -112,7 +129,26 @@ export class CommitFeatures {
         masked.has(s - 1) ? 0 : 1,
         cosSum / M,
         drift,
+        x0 === this.eosId ? 1 : 0,
+        eosAt >= 0 && eosAt < s ? 1 : 0,
+        minLeft,
+        above / Math.max(1, n - 1),
       ]);
+      // view.masked is in position order, so minLeft covers exactly the masked positions left of s.
+      minLeft = Math.min(minLeft, conf);
+      return row;
     });
+  }
+
+  /** The block's first position holding eos (committed, or a masked position's x0); -1 when none. */
+  firstEos(view: StepView): number {
+    if (this.eosId < 0) return -1;
+    let i = 0;
+    for (let p = this.start; p < this.start + this.len; p++) {
+      const isMasked = i < view.masked.length && view.masked[i] === p;
+      const id = isMasked ? view.x0[i++] : view.ids[p];
+      if (id === this.eosId) return p;
+    }
+    return -1;
   }
 }

@@ -7,8 +7,8 @@ import { FEATURE_NAMES, type FeatureName } from "./commit-features";
 
 export const COMMIT_POLICY_FORMAT = "edit-dllm-commit-policy/1";
 
-export interface CommitPolicyWeights {
-  format: typeof COMMIT_POLICY_FORMAT;
+/** One MLP over standardised features. */
+export interface PolicyNetwork {
   /** The features the network reads, in its input order (a subset of FEATURE_NAMES). */
   features: FeatureName[];
   mean: number[];
@@ -17,11 +17,31 @@ export interface CommitPolicyWeights {
   layers: { w: number[][]; b: number[] }[];
 }
 
+export interface CommitPolicyWeights extends PolicyNetwork {
+  format: typeof COMMIT_POLICY_FORMAT;
+  /**
+   * The end-of-answer predictor: the same kind of network, trained only on the block's first eos
+   * position (where the answer would end), P(the answer ends there). Absent in older files.
+   */
+  end_of_answer?: PolicyNetwork;
+}
+
 /** Checks the shape of a parsed policy file; returns a message naming what is wrong, or null. */
 export function commitPolicyProblem(x: unknown): string | null {
   const o = x as Partial<CommitPolicyWeights> | null;
   if (!o || typeof o !== "object") return "a JSON object";
   if (o.format !== COMMIT_POLICY_FORMAT) return `format "${COMMIT_POLICY_FORMAT}"`;
+  const problem = networkProblem(o);
+  if (problem) return problem;
+  if (o.end_of_answer !== undefined) {
+    const eoa = networkProblem(o.end_of_answer as Partial<PolicyNetwork> | null);
+    if (eoa) return `end_of_answer: ${eoa}`;
+  }
+  return null;
+}
+
+function networkProblem(o: Partial<PolicyNetwork> | null): string | null {
+  if (!o || typeof o !== "object") return "a JSON object";
   if (!Array.isArray(o.features) || o.features.some((f) => !(FEATURE_NAMES as readonly string[]).includes(f))) {
     return `features: a list of ${FEATURE_NAMES.join(", ")}`;
   }
@@ -40,7 +60,7 @@ export function commitPolicyProblem(x: unknown): string | null {
 }
 
 /** P(final) for one full feature row (FEATURE_NAMES order). */
-export function commitPolicyProb(policy: CommitPolicyWeights, row: ArrayLike<number>, index: ReadonlyMap<FeatureName, number>): number {
+export function commitPolicyProb(policy: PolicyNetwork, row: ArrayLike<number>, index: ReadonlyMap<FeatureName, number>): number {
   let x = policy.features.map((f, i) => (row[index.get(f)!] - policy.mean[i]) / (policy.std[i] || 1));
   policy.layers.forEach((l, k) => {
     const last = k === policy.layers.length - 1;
