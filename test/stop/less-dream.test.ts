@@ -15,6 +15,8 @@ import { eosConfidenceThreshold } from "../../server/src/stop/less-dream";
 import { StopRuleContextError, StopRuleParamError } from "../../server/src/stop/errors";
 import type { ParamValue } from "../../protocol/lsp";
 import type { StopRule } from "../../server/src/stop/rule";
+import type { DllmModel } from "../../server/src/model/types";
+import { denoise } from "../../server/src/sampler/denoise";
 import { block, ctx2d, view } from "./view";
 
 const EOS = 2;
@@ -152,4 +154,30 @@ test("less variant=dream: bad input names what is wrong", () => {
   assert.throws(() => dream({ union: true }), (e: unknown) => e instanceof StopRuleParamError && e.param === "union");
   assert.throws(() => createStopRule("less", { frontierWindow: 8 }, ctx2d()), (e: unknown) => e instanceof StopRuleParamError && e.param === "frontierWindow");
   assert.throws(() => dream({ frontierWindow: 0 }), StopRuleParamError);
+});
+
+test("less variant=dream in the sampler: the eos stop commits the set, one forward fills the block, later blocks are eos", async () => {
+  // Prompt 0..3, two blocks of 4, 16 steps (budget 8 each); constant rows (mask logit -9): 4, 5 [3, 0, 0, -9]
+  // (winner 0), 6 [0, 0, 4, -9] (eos, 0.964663), 7 [0, 1, 0, -9] (winner 1, 0.576117). Steps 1, 2: the frontier
+  // (4, then 5). Step 3: 6 persists, 0.9647 >= max(0.55, 0.9 - 0.1 * 3/8) = 0.8625, drift 0 -> the run [6] (7 is
+  // not accepted); no mask before the eos at 6 -> stop (3 + 1 polish < 8): one forward fills 7 with its argmax 1
+  // (less.py L355-361); block 1 is eos (the text ends at the eos).
+  const V = 4;
+  const rows: Record<number, number[]> = { 4: [3, 0, 0, -9], 5: [3, 0, 0, -9], 6: [0, 0, 4, -9], 7: [0, 1, 0, -9] };
+  let forwards = 0;
+  const model: DllmModel = {
+    provider: "fake",
+    async forward(ids) {
+      forwards++;
+      const logits = new Float32Array(ids.length * V);
+      for (const [p, row] of Object.entries(rows)) logits.set(row, Number(p) * V);
+      return { rowStart: 0, logits, vocab: V, activations: new Map() };
+    },
+    async dispose() {},
+  };
+  const res = await denoise(model, dream(), { promptIds: [0, 1, 0, 1], genLength: 8, blockLength: 4, steps: 16, schedule: "uniform", maskId: 3, eosId: EOS });
+  assert.deepEqual(res.outputIds, [0, 0, 2, 1, 2, 2, 2, 2]);
+  const [b0, b1] = res.blocks;
+  assert.deepEqual(b0.steps.map((s) => [s.committed, s.polish]), [[[4], false], [[5], false], [[6], false], [[7], true]]);
+  assert.deepEqual([b0.endedBy, b0.stopStep, b1.endedBy, forwards], ["stop-rule", 3, "eos-skip", 4]);
 });

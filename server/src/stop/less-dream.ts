@@ -166,7 +166,7 @@ export class LessDreamRule implements StopRule {
       this.hasPrev[s] = 1;
     }
     const commit = this.frontierCommit(view.masked, accepted, conf);
-    const stop = p.eosEarlyStop && this.eosSettledAfter(view, commit);
+    const stop = p.eosEarlyStop && this.eosSettledAfter(view, commit, blockIndex);
     return { stop, commitOnly: commit, sims: null, kl: null, counter: null, margin: null };
   }
 
@@ -198,9 +198,9 @@ export class LessDreamRule implements StopRule {
    * less.py L329-347 on the sequence as it will be after this commit: some mask remains, an eos exists
    * and no mask lies before the first eos.
    */
-  private eosSettledAfter(view: StepView, commit: readonly number[]): boolean {
+  private eosSettledAfter(view: StepView, commit: readonly number[], maskedIndex: ReadonlyMap<number, number>): boolean {
     const committed = new Map<number, number>();
-    for (const pos of commit) committed.set(pos, view.x0[view.masked.indexOf(pos)]);
+    for (const pos of commit) committed.set(pos, view.x0[maskedIndex.get(pos)!]);
     let maskBeforeEos = false;
     let firstEos = -1;
     let anyMask = false;
