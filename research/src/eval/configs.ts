@@ -188,6 +188,9 @@ export function issue21Peers(learned: boolean): PeerConfig[] {
     P("less", "less", { confThreshold: 0.6 }),
     P("less", "less", { jsThreshold: 0.1 }),
     P("less", "less", { persist: 1 }),
+    // LESS's Dream sampler (dream_sampling/less.py): frontier-first prefix commit, eos gates, eos early stop.
+    P("less", "less", { variant: "dream" }),
+    P("less", "less", { variant: "dream", confThreshold: 0.6 }),
     P("less-union", "less", { union: true }),
     P("less-union", "less", { union: true, persist: 1 }),
     ...[0.01, 0.1, 0.3, 1, 3].map((gamma) => P("eb-sampler", "eb-sampler", { gamma })),

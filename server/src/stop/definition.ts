@@ -6,7 +6,8 @@ import type { StopRule } from "./rule";
 
 /**
  * "stop": decides when a block ends (full, fixed, edit, edit-subspace, edit-released).
- * "commit": commits masked positions early each step and never stops the block (confidence, jot, edit-token).
+ * "commit": commits masked positions early each step and never stops the block (confidence, jot, edit-token);
+ * one exception: `less` variant=dream ends the generation at a settled eos when it runs alone.
  * A spec composes at most one stop rule with any number of commit rules: "edit+confidence".
  */
 export type RuleRole = "stop" | "commit";

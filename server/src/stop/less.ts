@@ -15,16 +15,21 @@
  * The sampler commits exactly the accepted set; when it is empty, the schedule's top-k_t by confidence
  * (at least one token: llada_less.py's fallback `k = max(1, min(k, available))`). `union=true` is this
  * project's earlier variant (the accepted set on top of k_t).
- * Not implemented: the Dream sampler's frontier-first prefix commit (patience 2, window 16), its
- * stricter eos thresholds and eos early stop (dream_sampling/less.py): the embedded bundle is
- * LLaDA-style (no logit shift). Probabilities are float64 here (the authors' code: float32).
+ * `variant=dream` is the authors' Dream sampler (dream_sampling/less.py: frontier-first prefix commit,
+ * patience 2, window 16; stricter eos thresholds; eos early stop), in less-dream.ts.
+ * Probabilities are float64 here (the authors' code: float32).
  */
 import { commitDecision, UNION_PARAM } from "./commit-mode";
 import type { RuleDefinition } from "./definition";
+import { StopRuleParamError } from "./errors";
+import { createLessDream } from "./less-dream";
+import { coarseTopKJs, topK } from "./less-drift";
 import { softmaxRow } from "./logit-stats";
 import { parseParams, type ParamSpecs } from "./params";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "./rule";
 import { rowOffset } from "./rows";
+
+export { coarseTopKJs } from "./less-drift";
 
 export const LESS_PARAMS = {
   confThreshold: { type: "number", default: 0.75, min: 0, max: 1, doc: "accepted only when the top-1 probability is >= confThreshold" },
@@ -32,65 +37,23 @@ export const LESS_PARAMS = {
   topK: { type: "number", default: 8, min: 1, integer: true, doc: "K of each step's top-K summary in the coarse Jensen-Shannon drift" },
   jsThreshold: { type: "number", default: 0.04, min: 0, doc: "accepted only when the coarse top-K JS drift is <= jsThreshold (nats)" },
   union: UNION_PARAM,
+  variant: {
+    type: "string",
+    default: "llada",
+    choices: ["llada", "dream"],
+    doc: "llada: commit the accepted set (llada_less.py); dream: frontier-first prefix commit, eos gates and eos early stop (dream_sampling/less.py)",
+  },
+  frontierPatience: { type: "number", default: 2, min: 0, integer: true, doc: "variant dream: steps in a row that may commit an accepted token ahead of a waiting frontier" },
+  frontierWindow: { type: "number", default: 16, min: 1, integer: true, doc: "variant dream: how far after the frontier (positions) such a token may lie" },
+  eosConfThreshold: { type: "number", default: 0.9, min: 0, max: 1, doc: "variant dream: an eos winner also needs top-1 prob >= max(eosConfFloor, eosConfThreshold - eosConfAnneal * progress)" },
+  eosConfAnneal: { type: "number", default: 0.1, min: 0, doc: "variant dream: how much the eos confidence threshold falls from the first to the last step" },
+  eosConfFloor: { type: "number", default: 0.55, min: 0, max: 1, doc: "variant dream: the eos confidence threshold never falls below this" },
+  eosJsMult: { type: "number", default: 0.5, min: 0, doc: "variant dream: an eos winner also needs drift <= jsThreshold * eosJsMult" },
+  eosEarlyStop: { type: "boolean", default: true, doc: "variant dream: end the generation once an eos is committed with no mask before it" },
 } as const satisfies ParamSpecs;
 
-const JS_EPS = 1e-12;
-
-/** One side's contribution p (log(p + eps) - log(m + eps)) to a KL against the mixture m. */
-function klTerm(p: number, m: number): number {
-  return p * (Math.log(p + JS_EPS) - Math.log(m + JS_EPS));
-}
-
-/**
- * less_core.py `coarse_topk_js` for one position: JS (nats) between two top-K summaries, each its own
- * (ids, probs) plus an "other" bucket with the untracked mass; ids present in only one summary carry
- * 0 on the other side.
- */
-export function coarseTopKJs(ids: ArrayLike<number>, probs: ArrayLike<number>, prevIds: ArrayLike<number>, prevProbs: ArrayLike<number>): number {
-  let kl = 0;
-  let pSum = 0;
-  let qSum = 0;
-  for (let a = 0; a < ids.length; a++) {
-    const p = probs[a];
-    pSum += p;
-    let q = 0;
-    for (let b = 0; b < prevIds.length; b++) if (prevIds[b] === ids[a]) q += prevProbs[b];
-    const m = 0.5 * (p + q);
-    kl += klTerm(p, m) + klTerm(q, m);
-  }
-  for (let b = 0; b < prevIds.length; b++) {
-    const q = prevProbs[b];
-    qSum += q;
-    let inCur = false;
-    for (let a = 0; a < ids.length; a++) if (ids[a] === prevIds[b]) inCur = true;
-    if (!inCur) kl += klTerm(q, 0.5 * q); // p = 0 on this id
-  }
-  const pO = Math.max(0, 1 - pSum);
-  const qO = Math.max(0, 1 - qSum);
-  const mO = 0.5 * (pO + qO);
-  kl += klTerm(pO, mO) + klTerm(qO, mO);
-  return Math.max(0, 0.5 * kl);
-}
-
-/** The K largest entries of p[off, off + n) in descending order (ties: lower id first), into ids/probs. */
-function topK(p: Float64Array, n: number, ids: Int32Array, probs: Float64Array): void {
-  const k = ids.length;
-  ids.fill(-1);
-  probs.fill(-1);
-  for (let v = 0; v < n; v++) {
-    const x = p[v];
-    if (x <= probs[k - 1]) continue;
-    let j = k - 1;
-    while (j > 0 && probs[j - 1] < x) {
-      probs[j] = probs[j - 1];
-      ids[j] = ids[j - 1];
-      j--;
-    }
-    probs[j] = x;
-    ids[j] = v;
-  }
-  for (let j = 0; j < k; j++) if (ids[j] < 0) probs[j] = 0; // vocabulary smaller than K
-}
+/** Parameters only the Dream sampler reads. */
+const DREAM_ONLY = ["frontierPatience", "frontierWindow", "eosConfThreshold", "eosConfAnneal", "eosConfFloor", "eosJsMult", "eosEarlyStop"] as const;
 
 export class LessRule implements StopRule {
   readonly name = "less";
@@ -155,9 +118,14 @@ export class LessRule implements StopRule {
 export const lessRule: RuleDefinition = {
   name: "less",
   role: "commit",
-  summary: "LESS (2026), as its authors' LLaDA sampler: commit only tokens with top-1 prob >= 0.75, top-1 unchanged 2 forwards and coarse top-8 JS drift <= 0.04 (top-k_t when none)",
+  summary:
+    "LESS (2026), as its authors' LLaDA sampler: commit only tokens with top-1 prob >= 0.75, top-1 unchanged 2 forwards and coarse top-8 JS drift <= 0.04 (top-k_t when none); variant=dream: their Dream sampler (frontier-first prefix commit, stricter eos gates, eos early stop)",
   params: LESS_PARAMS,
-  create(raw) {
-    return new LessRule(parseParams("less", LESS_PARAMS, raw));
+  create(raw, ctx) {
+    const p = parseParams("less", LESS_PARAMS, raw);
+    if (p.variant === "dream") return createLessDream(p, ctx.eosId);
+    const dreamOnly = DREAM_ONLY.find((name) => name in raw);
+    if (dreamOnly) throw new StopRuleParamError("less", dreamOnly, "no value unless variant=dream (the LLaDA sampler has no frontier or eos rule)", String(raw[dreamOnly]));
+    return new LessRule(p);
   },
 };
