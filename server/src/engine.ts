@@ -216,6 +216,7 @@ class BundleEngine implements Engine {
       probes: Object.values(config.probes),
       certificates: task.certificates ? { alphaHat: task.certificates.alphaHat, q: task.certificates.q } : null,
       defaults: task.stop.params,
+      defaultsSpec: task.stop.rule,
       eosId: config.ids.eos,
       commitPolicies: (this.commitPolicies ??= readCommitPolicies(this.bundle.dir)),
     };

@@ -59,6 +59,27 @@ test("ctx.defaults merge under user params; defaults the rule does not take are 
   assert.equal(jot.name, "jot");
 });
 
+test("a variant switch among the defaults (union) reaches only the rules of the task's own spec", () => {
+  // Sudoku's calibrated rule is jot+eb-sampler with union=true: eb-sampler asked for there runs the
+  // union variant (commitEarly); on a task calibrated for jot alone it runs as published (commitOnly).
+  const defaults = { gamma: 0.3, union: true, tauMax: 10 };
+  const v = () => view({ step: 1, seqLen: 8, block: [4, 8], visible: [], confidence: [0.9, 0.5, 0.5, 0.5] });
+  const kind = (spec: string, defaultsSpec: string | undefined) => {
+    const r = createStopRule(spec, {}, { ...ctx2d({ defaults }), ...(defaultsSpec ? { defaultsSpec } : {}) });
+    r.beginBlock(block(0, 4, 8, 4));
+    const d = r.observe(v());
+    return d.commitOnly ? "only" : d.commitEarly ? "union" : "none";
+  };
+  assert.equal(kind("eb-sampler", "jot+eb-sampler"), "union");
+  assert.equal(kind("eb-sampler", "jot"), "only");
+  assert.equal(kind("eb-sampler", undefined), "union", "without defaultsSpec the chosen rule counts as calibrated (earlier behaviour)");
+  assert.equal(kind("eb-sampler", "no-such-rule"), "only");
+  // A user's union still wins either way.
+  const r = createStopRule("eb-sampler", { union: true }, { ...ctx2d({ defaults }), defaultsSpec: "jot" });
+  r.beginBlock(block(0, 4, 8, 4));
+  assert.ok(r.observe(v()).commitEarly);
+});
+
 test("composition: stop, trace fields, thresholds from the stop rule; commitEarly = union of the commit rules", () => {
   const rule = createStopRule("edit+confidence", { deltaFirst: 1, omegaFirst: 1, threshold: 0.5 }, ctx2d());
   assert.equal(rule.name, "edit+confidence");

@@ -30,6 +30,8 @@ export interface RuleContext {
   certificates: { alphaHat: number; q: number } | null;
   /** Calibrated defaults from bundle.json for the task; user params override them. */
   defaults: Record<string, ParamValue>;
+  /** The rule spec the defaults were calibrated for (bundle.json tasks[task].stop.rule). */
+  defaultsSpec?: string;
   /** The end-of-text id (bundle.json ids.eos), for rules that treat the end of the answer apart. */
   eosId?: number;
   /** Learned commit policies shipped in the bundle (bundle.json commit_policies), by name. */

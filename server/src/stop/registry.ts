@@ -8,7 +8,10 @@
  * Parameters: the task's calibrated defaults (ctx.defaults) are merged under the user's params.
  * Defaults are calibrated for the task's own rule, so a default that names no parameter of the
  * chosen rules is dropped; a user param that no chosen rule accepts is an error. In a composition a
- * param goes to every part that declares it.
+ * param goes to every part that declares it. A variant switch among the defaults (`union`,
+ * `variant`) says which form of the task's own rule was calibrated, not a threshold: it reaches only
+ * the parts that are rules of the task's own spec (ctx.defaultsSpec), so "less" on a task calibrated
+ * as "jot+eb-sampler" with union=true still runs as published.
  */
 import type { ParamValue } from "../../../protocol/lsp";
 import type { CertificateFlags } from "../../../protocol/trace";
@@ -160,6 +163,18 @@ class ComposedRule implements StopRule {
   }
 }
 
+/** Defaults that pick a form of a rule rather than tune it (see the header). */
+const VARIANT_SWITCHES: ReadonlySet<string> = new Set(["union", "variant"]);
+
+function calibratedRules(spec: string | undefined, chosen: RuleDefinition[]): RuleDefinition[] {
+  if (!spec) return chosen;
+  try {
+    return resolveSpec(spec);
+  } catch {
+    return []; // a bundle naming an unknown rule gets no variant switches (its own load reports the name)
+  }
+}
+
 /** Build the rule a spec names, with the user's params over the task's calibrated defaults. */
 export function createStopRule(spec: string, params: Record<string, ParamValue>, ctx: RuleContext): StopRule {
   const defs = resolveSpec(spec);
@@ -174,13 +189,14 @@ export function createStopRule(spec: string, params: Record<string, ParamValue>,
       );
     }
   }
-  const merged: Record<string, ParamValue> = {};
-  for (const [k, v] of Object.entries(ctx.defaults)) if (accepts(k)) merged[k] = v;
-  Object.assign(merged, params);
-
+  const calibrated = new Set(calibratedRules(ctx.defaultsSpec, defs).map((d) => d.name));
   const rules = defs.map((d) => {
     const own: Record<string, ParamValue> = {};
-    for (const [k, v] of Object.entries(merged)) if (Object.prototype.hasOwnProperty.call(d.params, k)) own[k] = v;
+    const declares = (k: string) => Object.prototype.hasOwnProperty.call(d.params, k);
+    for (const [k, v] of Object.entries(ctx.defaults)) {
+      if (declares(k) && (!VARIANT_SWITCHES.has(k) || calibrated.has(d.name))) own[k] = v;
+    }
+    for (const [k, v] of Object.entries(params)) if (declares(k)) own[k] = v;
     return d.create(own, ctx);
   });
   if (rules.length === 1) return rules[0];
