@@ -73,7 +73,7 @@ export function learnedMarkdown(learned: EvalSummary, peers: EvalSummary | null,
       L.push("The policy (with EDIT's features) against each peer family's val-chosen setting (peers run), paired on the common test items:", "");
       L.push("| peer family | setting | peer forwards/block | peer accuracy | policy forwards/block | fewer forwards | only policy / only peer, p |");
       L.push("|---|---|---:|---:|---:|:---:|---|");
-      for (const fam of PICK_FAMILIES) {
+      for (const fam of PICK_FAMILIES.filter((f) => !f.startsWith("learned"))) {
         const id = chooseWithin(task, pVal, tol, (c) => c.family === fam);
         const c = id ? pTest.configs.find((x) => x.id === id) : undefined;
         if (!c) continue;
