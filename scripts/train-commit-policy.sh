@@ -2,7 +2,7 @@
 # Trains the learned commit policy shipped in a bundle (default: the embedded models/edit-tiny-char),
 # as docs/evaluation.md describes: rows along the commit oracle's decode of the first 150 val items per
 # task, then two DAgger rounds (rows along the learned policy's own decodes), each followed by a fit
-# on every row so far. About 4 minutes on 2 cores; deterministic (1 thread, seeded).
+# on every row so far. About 2.5 minutes on 2 cores; deterministic (1 thread, seeded).
 #   bash scripts/train-commit-policy.sh [BUNDLE_DIR] [WORK_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -44,9 +44,13 @@ describe("worker engine", { timeout: 120_000 }, () => {
   test("a cancel stops the generation at a forward boundary", async () => {
     const c = new AbortController();
     let steps = 0;
-    const run = worker.generate({ prompt: "7 3 12>33", stop: "full", signal: c.signal, onStep: () => (++steps === 1 ? c.abort() : undefined) });
+    // One block of 96 steps: 96 forwards (no block to skip after eos), so the abort, which travels to
+    // the worker as a message, lands long before the last forward even on a loaded machine.
+    const shape = { genLength: 96, blockLength: 96, steps: 96 };
+    const run = worker.generate({ prompt: "7 3 12>33", stop: "full", ...shape, signal: c.signal, onStep: () => (++steps === 1 ? c.abort() : undefined) });
     await assert.rejects(run, (e: Error) => e.name === "CancelledError");
-    const full = await reference.generate({ prompt: "7 3 12>33", stop: "full" });
+    const full = await reference.generate({ prompt: "7 3 12>33", stop: "full", ...shape });
+    assert.equal(full.trace.totals.forwards, 96);
     assert.ok(steps < full.trace.totals.forwards, `${steps} steps ran of ${full.trace.totals.forwards}`);
   });
 
