@@ -1,9 +1,10 @@
 /**
  * Huge prompts (issue 22): `edit/generate` with a 10 MB and a 60 MB prompt (under the 64 MiB frame cap)
  * against a real daemon on the micro bundle. Each must answer -32602 naming both sizes, without the
- * prompt being tokenized. Figures: the time from the request's last byte written to the answer, and the
- * daemon's RSS before the request and 1 s after the answer (the frame itself is read and parsed first,
- * which no check can avoid). A normal generation afterwards must still answer.
+ * prompt being tokenized. Figures: the time from the request's last byte written to the answer (the
+ * daemon answers from the message's first 4 KiB and skips the rest unread, so the answer may come first:
+ * 0 ms), and the daemon's RSS before the request and 1 s after the answer. A normal generation
+ * afterwards must still answer.
  */
 import type { Figures } from "./suites";
 import { rssMB } from "./suites";

@@ -8,19 +8,36 @@
  * one, a header block of bounded size) and a bad one is reported and skipped: the parser resynchronises
  * at the next "Content-Length:" (also right after garbage, as when a writer died mid-frame), so one bad
  * frame costs that frame only.
+ *
+ * A body larger than `screen.above()` is not buffered at once: its first `screen.peekBytes` are, and
+ * `screen.skip(peek, length)` decides whether the rest is read or skipped unread (issue 22: a 60 MB
+ * edit/generate cost +29 MB of RSS just to be read and parsed before its size could be refused).
  */
 
 /** What the parser produced from the bytes pushed so far, in stream order. */
 export type FrameEvent =
   | { kind: "frame"; body: Buffer }
   /** A header block that was refused; `reason` is a line for the log (never the body's content). */
-  | { kind: "bad-header"; reason: string };
+  | { kind: "bad-header"; reason: string }
+  /** A large body the screen chose to skip: its first bytes and its full length (the rest is dropped unread). */
+  | { kind: "skipped"; peek: Buffer; length: number };
+
+/** Screens large bodies by their first bytes (see the header). */
+export interface LargeBodyScreen {
+  /** Bodies longer than this many bytes are screened (read per message: the bound may follow a setting). */
+  above(): number;
+  /** How many leading bytes the decision reads. */
+  peekBytes: number;
+  /** True: skip the rest of the body unread (a "skipped" event follows); false: read it as usual. */
+  skip(peek: Buffer, length: number): boolean;
+}
 
 export interface FrameParserOptions {
   /** Largest accepted Content-Length in bytes. */
   maxMessageBytes: number;
   /** Largest header block in bytes (headers are two short lines in practice). */
   maxHeaderBytes?: number;
+  screen?: LargeBodyScreen;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -38,6 +55,12 @@ export class FrameParser {
   private bodyFilled = 0;
   /** True after a bad header: bytes are skipped up to the next "Content-Length:". */
   private resyncing = false;
+  /** A screened body: its first bytes while they are read, then the bytes left to drop when skipped. */
+  private peek: Buffer | null = null;
+  private peekFilled = 0;
+  private peekLength = 0;
+  private skipLeft = 0;
+  private readonly screen: LargeBodyScreen | undefined;
 
   constructor(opts: FrameParserOptions) {
     if (!Number.isInteger(opts.maxMessageBytes) || opts.maxMessageBytes < 1) {
@@ -45,6 +68,7 @@ export class FrameParser {
     }
     this.maxMessageBytes = opts.maxMessageBytes;
     this.maxHeaderBytes = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    this.screen = opts.screen;
   }
 
   /** Feeds bytes; returns the frames and refusals they completed. */
@@ -52,6 +76,16 @@ export class FrameParser {
     const out: FrameEvent[] = [];
     let data = chunk;
     while (data.length > 0) {
+      if (this.skipLeft > 0) {
+        const n = Math.min(data.length, this.skipLeft);
+        this.skipLeft -= n;
+        data = data.subarray(n);
+        continue;
+      }
+      if (this.peek) {
+        data = this.fillPeek(data, out);
+        continue;
+      }
       if (this.body) {
         const n = Math.min(data.length, this.body.length - this.bodyFilled);
         data.copy(this.body, this.bodyFilled, 0, n);
@@ -83,7 +117,11 @@ export class FrameParser {
       const rest = this.head.subarray(end + HEADER_END.length);
       this.head = Buffer.alloc(0);
       if (verdict === 0) out.push({ kind: "frame", body: Buffer.alloc(0) });
-      else {
+      else if (this.screen && verdict > this.screen.above() && this.screen.peekBytes < verdict) {
+        this.peek = Buffer.allocUnsafe(this.screen.peekBytes);
+        this.peekFilled = 0;
+        this.peekLength = verdict;
+      } else {
         this.body = Buffer.allocUnsafe(verdict);
         this.bodyFilled = 0;
       }
@@ -94,7 +132,26 @@ export class FrameParser {
 
   /** Bytes still held (a partial header or body); 0 between messages. */
   get pendingBytes(): number {
-    return this.head.length + (this.body ? this.bodyFilled : 0);
+    return this.head.length + (this.body ? this.bodyFilled : 0) + (this.peek ? this.peekFilled : 0);
+  }
+
+  /** Reads a screened body's first bytes; once they are in, skips the rest or reads on as a whole body. */
+  private fillPeek(data: Buffer, out: FrameEvent[]): Buffer {
+    const peek = this.peek!;
+    const n = Math.min(data.length, peek.length - this.peekFilled);
+    data.copy(peek, this.peekFilled, 0, n);
+    this.peekFilled += n;
+    if (this.peekFilled < peek.length) return data.subarray(n);
+    this.peek = null;
+    if (this.screen!.skip(peek, this.peekLength)) {
+      out.push({ kind: "skipped", peek, length: this.peekLength });
+      this.skipLeft = this.peekLength - peek.length;
+    } else {
+      this.body = Buffer.allocUnsafe(this.peekLength);
+      peek.copy(this.body);
+      this.bodyFilled = peek.length;
+    }
+    return data.subarray(n);
   }
 
   private refuse(out: FrameEvent[], reason: string, consumed: number): void {

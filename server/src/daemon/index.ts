@@ -8,6 +8,7 @@ import type { DaemonSettings } from "../../../protocol/lsp";
 import type { LoadEngine } from "./core";
 import { attachServer } from "./server";
 import { createWire, type Wire } from "./wire";
+import { DEFAULT_MAX_PROMPT_CHARS } from "../context-limit";
 import { loadWorkerEngine } from "../worker/worker-engine";
 
 export interface DaemonOptions {
@@ -31,6 +32,7 @@ export function startDaemon(opts: DaemonOptions = {}): Connection {
   // Framing, envelope and lifecycle checks happen before vscode-languageserver sees a message (wire.ts).
   // Every way the session ends (exit, stdin closed, the editor gone) goes through endSession(), set below.
   let endSession: (why: string) => void = () => undefined;
+  let maxPromptChars = () => opts.settings?.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
   const wire = createWire({
     input,
     output,
@@ -38,6 +40,7 @@ export function startDaemon(opts: DaemonOptions = {}): Connection {
     ...(opts.maxMessageBytes !== undefined ? { maxMessageBytes: opts.maxMessageBytes } : {}),
     onExit: () => endSession("exit"),
     onClientProcessId: (pid) => watchClient(pid, (why) => endSession(why)),
+    maxPromptChars: () => maxPromptChars(),
   });
   const connection = createConnection(wire.reader, wire.writer);
   const loadEngine: LoadEngine = opts.loadEngine ?? loadWorkerEngine;
@@ -46,6 +49,7 @@ export function startDaemon(opts: DaemonOptions = {}): Connection {
     ...(opts.settings ? { settings: opts.settings } : {}),
     ...(opts.version ? { version: opts.version } : {}),
   });
+  maxPromptChars = () => core.settings.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
   // Without these, a stray rejection in a handler would end the daemon and every client's session.
   process.on("uncaughtException", (e) => process.stderr.write(`edit-dllm: uncaught exception: ${e.stack ?? String(e)}\n`));
   process.on("unhandledRejection", (e) => process.stderr.write(`edit-dllm: unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`));

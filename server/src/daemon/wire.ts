@@ -5,8 +5,9 @@
  * refusal from interleaving with a response being written).
  */
 import { AbstractMessageReader, StreamMessageWriter, type DataCallback, type Disposable, type Message, type MessageWriter } from "vscode-jsonrpc/node";
-import { DEFAULT_MAX_MESSAGE_BYTES, FrameParser } from "./framing";
+import { DEFAULT_MAX_MESSAGE_BYTES, FrameParser, type LargeBodyScreen } from "./framing";
 import { MessageGate, WireErrorCodes, type RequestId } from "./gate";
+import { jsonHead } from "./json-head";
 
 export interface WireOptions {
   input: NodeJS.ReadableStream;
@@ -25,7 +26,18 @@ export interface WireOptions {
    * watchdog would call process.exit when that process is gone); the daemon watches it itself.
    */
   onClientProcessId?: (pid: number) => void;
+  /**
+   * The maximum prompt size in characters (setting maxPromptChars), read per message: an
+   * `edit/generate` message too large to carry a prompt within it is answered from its first bytes
+   * and skipped unread (issue 22). Absent: every message is read whole.
+   */
+  maxPromptChars?: () => number;
 }
+
+/** JSON escapes a character in at most 6 bytes (\uXXXX); the rest of a request is far below 64 KiB. */
+const JSON_BYTES_PER_CHAR = 6;
+const REQUEST_OVERHEAD_BYTES = 64 * 1024;
+const PEEK_BYTES = 4096;
 
 export interface Wire {
   reader: GuardedMessageReader;
@@ -39,6 +51,7 @@ export function createWire(opts: WireOptions): Wire {
   const reader = new GuardedMessageReader(opts.input, gate, writer, opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, opts.log, {
     ...(opts.onExit ? { onExit: opts.onExit } : {}),
     ...(opts.onClientProcessId ? { onClientProcessId: opts.onClientProcessId } : {}),
+    ...(opts.maxPromptChars ? { maxPromptChars: opts.maxPromptChars } : {}),
   });
   return { reader, writer, gate };
 }
@@ -47,7 +60,7 @@ export class GuardedMessageReader extends AbstractMessageReader {
   private readonly parser: FrameParser;
   private readonly decoder = new TextDecoder("utf-8", { fatal: true });
   /** Counts of what was refused, for tests and the stress suite's figures. */
-  readonly refused = { badHeaders: 0, parseErrors: 0, invalid: 0, dropped: 0 };
+  readonly refused = { badHeaders: 0, parseErrors: 0, invalid: 0, dropped: 0, skipped: 0 };
 
   constructor(
     private readonly input: NodeJS.ReadableStream,
@@ -55,10 +68,16 @@ export class GuardedMessageReader extends AbstractMessageReader {
     private readonly writer: MessageWriter,
     maxMessageBytes: number,
     private readonly log: (line: string) => void,
-    private readonly hooks: Pick<WireOptions, "onExit" | "onClientProcessId"> = {},
+    private readonly hooks: Pick<WireOptions, "onExit" | "onClientProcessId" | "maxPromptChars"> = {},
   ) {
     super();
-    this.parser = new FrameParser({ maxMessageBytes });
+    const maxPromptChars = hooks.maxPromptChars;
+    const screen: LargeBodyScreen | undefined = maxPromptChars && {
+      above: () => maxPromptChars() * JSON_BYTES_PER_CHAR + REQUEST_OVERHEAD_BYTES,
+      peekBytes: PEEK_BYTES,
+      skip: (peek) => largeGenerateId(peek) !== null,
+    };
+    this.parser = new FrameParser({ maxMessageBytes, ...(screen ? { screen } : {}) });
   }
 
   listen(callback: DataCallback): Disposable {
@@ -68,7 +87,8 @@ export class GuardedMessageReader extends AbstractMessageReader {
         if (ev.kind === "bad-header") {
           this.refused.badHeaders++;
           this.log(`refused a message header: ${ev.reason}; skipping to the next Content-Length header`);
-        } else this.deliver(ev.body, callback);
+        } else if (ev.kind === "skipped") this.refuseLargeGenerate(ev.peek, ev.length);
+        else this.deliver(ev.body, callback);
       }
     };
     const onError = (e: Error) => this.fireError(e);
@@ -127,10 +147,36 @@ export class GuardedMessageReader extends AbstractMessageReader {
     }
   }
 
-  private reply(id: RequestId | null, code: number, message: string): void {
-    const response = { jsonrpc: "2.0", id, error: { code, message } };
+  /**
+   * An edit/generate too large for any prompt within maxPromptChars, known from its first bytes: the
+   * gate still checks it as a request (lifecycle, a duplicate id), then it is answered as the engine
+   * answers a prompt over the limit (InvalidParams naming the field and both sizes), its body unread.
+   */
+  private refuseLargeGenerate(peek: Buffer, length: number): void {
+    const id = largeGenerateId(peek)!;
+    this.refused.skipped++;
+    const verdict = this.gate.check({ jsonrpc: "2.0", id, method: "edit/generate", params: {} });
+    if (verdict.kind === "reply") return this.reply(verdict.id, verdict.error.code, verdict.error.message);
+    const chars = this.hooks.maxPromptChars!();
+    const message =
+      `request field "prompt": expected at most ${chars} characters (the maximum prompt size, setting maxPromptChars), ` +
+      `found a ${length}-byte message (a prompt within the limit fits in ${chars * JSON_BYTES_PER_CHAR + REQUEST_OVERHEAD_BYTES} bytes); the message was skipped unread`;
+    this.log(`refused a ${length}-byte edit/generate from its first ${peek.length} bytes: larger than any prompt of at most ${chars} characters`);
+    this.reply(id, WireErrorCodes.InvalidParams, message, { name: "RequestError", field: "prompt" });
+  }
+
+  private reply(id: RequestId | null, code: number, message: string, data?: { name: string; field?: string }): void {
+    const response = { jsonrpc: "2.0", id, error: { code, message, ...(data ? { data } : {}) } };
     this.writer.write(response as Message).catch(() => undefined);
   }
+}
+
+/** The id of an edit/generate request from its first bytes (null: not one, or its head is unreadable). */
+function largeGenerateId(peek: Buffer): RequestId | null {
+  const head = jsonHead(peek);
+  if (!head || head.get("method") !== "edit/generate") return null;
+  const id = head.get("id");
+  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id)) ? id : null;
 }
 
 /** Delegates to a stream writer; every response it writes marks its request as answered in the gate. */
