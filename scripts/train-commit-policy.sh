@@ -4,6 +4,8 @@
 # task, then two DAgger rounds (rows along the learned policy's own decodes), each followed by a fit
 # on every row so far. About 2.5 minutes on 2 cores; deterministic (1 thread, seeded).
 #   bash scripts/train-commit-policy.sh [BUNDLE_DIR] [WORK_DIR]
+# POLICY_LABEL=outcome labels a policy-driven decode that ends right by its own final tokens
+# (edit-dllm eval --policy-label); default: full's tokens throughout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE=$(realpath "${1:-models/edit-tiny-char}")
@@ -13,7 +15,7 @@ export ORT_DISABLE_TELEMETRY=1
 [ -x training/.venv/bin/python ] || bash scripts/setup-python.sh
 [ -f dist/cli.js ] || npm run -s build
 rows() { # FILE [DRIVER]
-  node dist/cli.js eval --bundle "$BUNDLE" --task arith,countdown,sudoku --limit 150 --threads 1 --policy-data "$1" ${2:+--policy-driver "$2"}
+  node dist/cli.js eval --bundle "$BUNDLE" --task arith,countdown,sudoku --limit 150 --threads 1 --policy-data "$1" ${2:+--policy-driver "$2" --policy-label "${POLICY_LABEL:-full}"}
 }
 fit() {
   local args=()

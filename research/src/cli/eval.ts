@@ -45,7 +45,8 @@ export const EVAL_USAGE = `usage: edit-dllm eval [--bundle DIR] [--provider P] [
   --policy-data FILE: write the learned commit policy's training rows (features + the commit oracle's labels)
           from the val items (first --limit per task) to FILE (JSONL); training/edit_dllm/commit_policy.py trains on it.
           --policy-driver "RULE key=value ...": record along that rule's decode (e.g. "learned threshold=0.7")
-          instead of the commit oracle's; labels stay the oracle's.
+          instead of the commit oracle's; labels stay the oracle's. --policy-label outcome: where that decode ends
+          right (the task's checker), label by its own final tokens instead of full's.
   --issue21-grid: every peer as published and its union variant, the newest peers, jot, confidence, the commit
           oracle and the bundle's learned commit policy when it ships one (no EDIT sweep).
   --quick: a small sweep (for smoke tests). Writes DIR/eval.json, DIR/results.md, DIR/stop-choice.json
@@ -83,6 +84,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       "issue21-grid": { type: "boolean" },
       "policy-data": { type: "string" },
       "policy-driver": { type: "string" },
+      "policy-label": { type: "string" },
       families: { type: "string" },
       merge: { type: "string", multiple: true },
       learned: { type: "string" },
@@ -148,6 +150,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       items,
       out: values["policy-data"],
       ...(values["policy-driver"] ? { driver: values["policy-driver"] } : {}),
+      ...(values["policy-label"] ? { label: policyLabel(values["policy-label"]) } : {}),
       onProgress: (m) => process.stderr.write(`policy data: ${m}\n`),
     });
     process.stderr.write(`policy data: ${rows} rows from ${items.length} val items -> ${values["policy-data"]}\n`);
@@ -240,4 +243,9 @@ export function checkItemTasks(bundleDir: string, splits: { name: string; items:
     if (empty) throw new UsageError(`task "${t}" has no checker, so its items are scored by exact match with their "answer"; ${empty} item(s) have an empty answer`);
     process.stderr.write(`eval: task "${t}" has no checker (server/src/tasks): scored by exact match of the generated text with each item's answer\n`);
   }
+}
+
+function policyLabel(v: string): "full" | "outcome" {
+  if (v !== "full" && v !== "outcome") throw new UsageError(`--policy-label must be full or outcome; got "${v}"`);
+  return v;
 }

@@ -16,7 +16,7 @@ import { CommitFeatures } from "../../../server/src/public";
 import type { RuleContext } from "../../../server/src/public";
 import { createStopRule } from "../../../server/src/public";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "../../../server/src/public";
-import type { TaskItem } from "../../../server/src/public";
+import { scorerFor, type TaskItem } from "../../../server/src/public";
 import type { ParamValue } from "../../../protocol/lsp";
 import { CommitOracleRule } from "./commit-oracle";
 
@@ -26,7 +26,7 @@ const RECORDER_SPEC = "eval-policy-recorder";
 class PolicyRecorder implements StopRule {
   readonly name = RECORDER_SPEC;
   readonly polishSteps = 0;
-  readonly rows: { y: number; f: number[]; eoa: boolean }[] = [];
+  readonly rows: { y: number; f: number[]; eoa: boolean; pos: number; x0: number }[] = [];
   constructor(
     private readonly target: readonly number[],
     private readonly features: CommitFeatures,
@@ -41,7 +41,13 @@ class PolicyRecorder implements StopRule {
     const f = this.features.compute(view, this.name);
     const e = this.features.firstEos(view);
     view.masked.forEach((p, i) =>
-      this.rows.push({ y: view.x0[i] === this.target[p - genStart] ? 1 : 0, f: Array.from(f[i], (x) => Math.round(x * 1e6) / 1e6), eoa: p === e }),
+      this.rows.push({
+        y: view.x0[i] === this.target[p - genStart] ? 1 : 0,
+        f: Array.from(f[i], (x) => Math.round(x * 1e6) / 1e6),
+        eoa: p === e,
+        pos: p - genStart,
+        x0: view.x0[i],
+      }),
     );
     return this.driver.observe(view);
   }
@@ -70,6 +76,13 @@ export async function writeCommitPolicyData(o: {
   out: string;
   /** A rule spec that drives the decode ("learned threshold=0.7"); default: the commit oracle. */
   driver?: string;
+  /**
+   * "full" (default): y = the argmax equals full's token. "outcome": where the driver's own decode ends
+   * in a right answer (the task's checker), y = the argmax equals that decode's final token instead, so
+   * a right answer other than full's (countdown accepts any equation reaching the target) is not
+   * counted wrong.
+   */
+  label?: "full" | "outcome";
   onProgress?: (m: string) => void;
 }): Promise<number> {
   let target: number[] = [];
@@ -87,8 +100,11 @@ export async function writeCommitPolicyData(o: {
     for (const [n, item] of o.items.entries()) {
       const full = await engine.generate({ prompt: item.prompt, task: item.task, stop: "full" });
       target = full.trace.outputIds;
-      await engine.generate({ prompt: item.prompt, task: item.task, stop: RECORDER_SPEC });
+      const own = await engine.generate({ prompt: item.prompt, task: item.task, stop: RECORDER_SPEC });
       const rec = recorder as PolicyRecorder | null;
+      if (rec && o.label === "outcome" && scorerFor(item.task)(item, own.text)) {
+        for (const r of rec.rows) r.y = r.x0 === own.trace.outputIds[r.pos] ? 1 : 0;
+      }
       for (const r of rec?.rows ?? []) lines.push(JSON.stringify({ task: item.task, item: n, y: r.y, f: r.f, ...(r.eoa ? { eoa: 1 } : {}) }));
       if ((n + 1) % 50 === 0) o.onProgress?.(`${n + 1}/${o.items.length} items, ${lines.length} rows`);
     }
