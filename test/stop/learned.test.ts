@@ -168,3 +168,32 @@ test("learned: the end-of-answer network commits the first eos, and a settled an
   v2.ids[5] = 1;
   assert.equal(run({}, v2).d.stop, true);
 });
+
+test("learned budget: the most likely final tokens while the sum of (1 - P) stays within the budget", () => {
+  // The token network above: P = sigma(2 x + .5), x = (conf - .5) / .25: .971979 (4, conf sigma(2)),
+  // .622459 (5), .912812 (6, sigma(1)), .984024 (7, sigma(3)). Cumulative 1 - P in descending order:
+  // 7 .015976, 4 .043997, 6 .131184, 5 .508725.
+  const w: CommitPolicyWeights = {
+    format: COMMIT_POLICY_FORMAT,
+    features: ["conf"],
+    mean: [0.5],
+    std: [0.25],
+    layers: [
+      { w: [[1], [-1]], b: [0, 0] },
+      { w: [[2, -3]], b: [0.5] },
+    ],
+  };
+  const commits = (params: Record<string, number>) => {
+    const r = createStopRule("learned", params, ctx2({ default: w })) as LearnedRule;
+    r.beginBlock(block(0, 4, 8, 4));
+    return r.observe(fv(1, [], { 4: 2, 5: 0, 6: 1, 7: 3 })).commitOnly;
+  };
+  const p = [sig(2 * ((sig(2) - 0.5) / 0.25) + 0.5), sig(2 * ((sig(1) - 0.5) / 0.25) + 0.5), sig(2 * ((sig(3) - 0.5) / 0.25) + 0.5)];
+  close(1 - p[2] + (1 - p[0]), 0.043997, 1e-6);
+  close(1 - p[2] + (1 - p[0]) + (1 - p[1]), 0.131184, 1e-6);
+  assert.deepEqual(commits({ threshold: 1, budget: 0.1 }), [4, 7]);
+  assert.deepEqual(commits({ threshold: 1, budget: 0.15 }), [4, 6, 7]);
+  assert.deepEqual(commits({ threshold: 1, budget: 0.01 }), [], "not even the first fits: the sampler's top-k_t then");
+  // The threshold still commits on its own: .9 takes 4, 6 and 7 whatever the budget.
+  assert.deepEqual(commits({ threshold: 0.9, budget: 0.01 }), [4, 6, 7]);
+});
