@@ -13,6 +13,18 @@ import { block, ctx, moduleMeta, view } from "./view";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`);
 
+/** A hand-set policy over conf: mean .5, std .25; h = relu([x, -x]); z = 2 h1 - 3 h2 + .5; P = sigma(z). */
+const CONF_NET: CommitPolicyWeights = {
+  format: COMMIT_POLICY_FORMAT,
+  features: ["conf"],
+  mean: [0.5],
+  std: [0.25],
+  layers: [
+    { w: [[1], [-1]], b: [0, 0] },
+    { w: [[2, -3]], b: [0.5] },
+  ],
+};
+
 /** Two 2-d probe modules: u_a = [1, 0], u_b = [0, 1]. */
 function ctx2(policies?: Record<string, CommitPolicyWeights>) {
   const c = ctx({ a: moduleMeta({ dOut: 2, u: Float32Array.from([1, 0]) }), b: moduleMeta({ dOut: 2, u: Float32Array.from([0, 1]) }) });
@@ -59,16 +71,7 @@ test("learned: commits exactly the tokens whose MLP output P(final) > threshold"
   // features [conf], mean .5, std .25; h = relu([x, -x]); z = 2 h1 - 3 h2 + .5.
   // conf sigma(2) = .880797: x = 1.523188, z = 2 x + .5 = 3.546376, P = sigma(z) = 0.97199...
   // conf .5 (row [0, 0]): x = 0 -> z = .5 -> P = 0.622459; threshold .7 -> only position 4.
-  const w: CommitPolicyWeights = {
-    format: COMMIT_POLICY_FORMAT,
-    features: ["conf"],
-    mean: [0.5],
-    std: [0.25],
-    layers: [
-      { w: [[1], [-1]], b: [0, 0] },
-      { w: [[2, -3]], b: [0.5] },
-    ],
-  };
+  const w = CONF_NET;
   assert.equal(commitPolicyProblem(w), null);
   const r = createStopRule("learned", { threshold: 0.7 }, ctx2({ default: w })) as LearnedRule;
   r.beginBlock(block(0, 4, 8, 4));
@@ -127,17 +130,8 @@ test("learned: the end-of-answer network commits the first eos, and a settled an
   // Token network as in the test above: P = sigma(2 x + .5) for x = (conf - .5) / .25 > 0 (the relu(-x)
   // branch is zero there), sigma(.5 - 3 |x|) below: conf sigma(2) -> .97199, .5 -> .62246, sigma(1) -> .91337,
   // sigma(3) -> .98395. End-of-answer network over minConfLeft: P = sigma(4 relu(m) - 2).
-  const tokenNet = {
-    features: ["conf" as const],
-    mean: [0.5],
-    std: [0.25],
-    layers: [
-      { w: [[1], [-1]], b: [0, 0] },
-      { w: [[2, -3]], b: [0.5] },
-    ],
-  };
   const eoaNet = { features: ["minConfLeft" as const], mean: [0], std: [1], layers: [{ w: [[1]], b: [0] }, { w: [[4]], b: [-2] }] };
-  const w: CommitPolicyWeights = { format: COMMIT_POLICY_FORMAT, ...tokenNet, end_of_answer: eoaNet };
+  const w: CommitPolicyWeights = { ...CONF_NET, end_of_answer: eoaNet };
   assert.equal(commitPolicyProblem(w), null);
   assert.match(String(commitPolicyProblem({ ...w, end_of_answer: { ...eoaNet, mean: [] } })), /^end_of_answer: mean/);
   const run = (params: Record<string, number | boolean>, v = fvX0(1, [], { 4: 2, 5: 0, 6: 1, 7: 3 }, { 5: 1, 7: 1 })) => {
@@ -173,16 +167,7 @@ test("learned budget: the most likely final tokens while the sum of (1 - P) stay
   // The token network above: P = sigma(2 x + .5), x = (conf - .5) / .25: .971979 (4, conf sigma(2)),
   // .622459 (5), .912812 (6, sigma(1)), .984024 (7, sigma(3)). Cumulative 1 - P in descending order:
   // 7 .015976, 4 .043997, 6 .131184, 5 .508725.
-  const w: CommitPolicyWeights = {
-    format: COMMIT_POLICY_FORMAT,
-    features: ["conf"],
-    mean: [0.5],
-    std: [0.25],
-    layers: [
-      { w: [[1], [-1]], b: [0, 0] },
-      { w: [[2, -3]], b: [0.5] },
-    ],
-  };
+  const w = CONF_NET;
   const commits = (params: Record<string, number>) => {
     const r = createStopRule("learned", params, ctx2({ default: w })) as LearnedRule;
     r.beginBlock(block(0, 4, 8, 4));
