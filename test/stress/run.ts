@@ -4,7 +4,7 @@
  * is missed: any crash, hang, lost request or wrong code, RSS at the end of the soak above +10 % of its
  * value after warm-up (medians of the samples in a window, suites.ts soak()), or a status / cancel /
  * shutdown p99 over 50 ms during the generation storm.
- * Sizes: --fuzz N (10,001) --cancels N (1,000) --inline N (500) --soak N (20,000) --exit-rounds N (40:
+ * Sizes: --fuzz N (10,001) --cancels N (1,000) --inline N (500) --soak N (100,000) --exit-rounds N (40:
  * 40 x 3 end variants x 3 cache modes = 360 daemons, exit-race.ts).
  */
 // First: ONNX Runtime's telemetry off in this process too (the bad-bundle suite loads the engine here).
@@ -25,7 +25,7 @@ const { values } = parseArgs({
     fuzz: { type: "string", default: "10001" },
     cancels: { type: "string", default: "1000" },
     inline: { type: "string", default: "500" },
-    soak: { type: "string", default: "20000" },
+    soak: { type: "string", default: "100000" },
     "exit-rounds": { type: "string", default: "40" },
     out: { type: "string", default: join(root, "bench", "stress-results.json") },
   },
