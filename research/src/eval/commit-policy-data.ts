@@ -16,7 +16,7 @@ import { CommitFeatures } from "../../../server/src/public";
 import type { RuleContext } from "../../../server/src/public";
 import { createStopRule } from "../../../server/src/public";
 import type { BlockInfo, StepDecision, StepView, StopRule } from "../../../server/src/public";
-import { scorerFor, type TaskItem } from "../../../server/src/public";
+import { parseParamValue, scorerFor, type TaskItem } from "../../../server/src/public";
 import type { ParamValue } from "../../../protocol/lsp";
 import { CommitOracleRule } from "./commit-oracle";
 
@@ -56,15 +56,14 @@ class PolicyRecorder implements StopRule {
   }
 }
 
-/** A driver given as "rule key=value ..." (e.g. "learned threshold=0.7"); numbers and booleans parsed. */
+/** A driver given as "rule key=value ..." (e.g. "learned threshold=0.7"); values as `--param` parses them. */
 export function parseDriver(spec: string): { rule: string; params: Record<string, ParamValue> } {
   const [rule, ...kvs] = spec.trim().split(/\s+/);
   const params: Record<string, ParamValue> = {};
   for (const kv of kvs) {
     const m = /^([A-Za-z][\w-]*)=(.+)$/.exec(kv);
     if (!m) throw new Error(`--policy-driver: "${kv}" is not key=value (in "${spec}")`);
-    const v = m[2];
-    params[m[1]] = v === "true" ? true : v === "false" ? false : Number.isFinite(Number(v)) ? Number(v) : v;
+    params[m[1]] = parseParamValue(m[2]);
   }
   return { rule, params };
 }
