@@ -17,40 +17,16 @@ import { mcnemarExact, pairedCounts, wilson } from "./stats";
 
 /** The families compared (fixed = the matched-cost baseline; composed = the composed policies). */
 export const PICK_FAMILIES: readonly Family[] = ["fixed", "edit", "confidence", "jot", ...PEER_FAMILIES];
+/** Peer families whose rules end blocks (stop rules, Prophet's commit-everything) rather than choose tokens to commit. */
+const STOP_FAMILIES: ReadonlySet<Family> = new Set(["stable-confident", "sched", "prophet"]);
 /** The single rules the composed policy has to beat (issue 14's peers and the project's commit rules). */
 export const SINGLE_PEERS: readonly Family[] = [
   "confidence",
   "jot",
-  "less",
-  "klass",
-  "eb-sampler",
-  "stable-confident",
-  "sched",
-  "klass-union",
-  "less-union",
-  "eb-sampler-union",
-  "prophet",
-  "wino",
-  "credit-decoding",
-  "dus",
+  ...PEER_FAMILIES.filter((f) => f !== "edit-cos" && f !== "composed" && !f.startsWith("learned")),
 ];
-const COMMIT_FAMILIES: readonly Family[] = [
-  "confidence",
-  "jot",
-  "less",
-  "klass",
-  "eb-sampler",
-  "edit-cos",
-  "klass-union",
-  "less-union",
-  "eb-sampler-union",
-  "wino",
-  "credit-decoding",
-  "dus",
-  "learned",
-  "learned-no-edit",
-  "learned-no-end",
-];
+/** The commit rules (the "best commit rule" pick). */
+const COMMIT_FAMILIES: readonly Family[] = ["confidence", "jot", ...PEER_FAMILIES.filter((f) => f !== "composed" && !STOP_FAMILIES.has(f))];
 /** Rules that cannot be the "best commit rule" a part is added to (stop rules and EDIT's own signals). */
 const NOT_A_COMMIT_BASE = new Set(["stable-confident", "sched", "edit", "edit-cos", "fixed", "full"]);
 
